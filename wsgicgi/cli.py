@@ -1,0 +1,84 @@
+"""The command line: ``wsgicgi APP [SCRIPT]`` (the gateway) or ``wsgicgi serve``.
+
+The gateway form runs once per CGI request, so it parses ``sys.argv`` by hand:
+``argparse`` alone costs more than the rest of the gateway.
+"""
+
+import os
+import sys
+
+USAGE = """\
+usage: wsgicgi APP [SCRIPT]       serve one CGI request with a WSGI app
+       wsgicgi serve [options]    serve a folder with its cgi-bin (see: wsgicgi serve --help)
+
+APP is module:attr, module:factory(), module, or a path to a .py/.wsgi file
+(attribute 'application', else 'app').  SCRIPT is the path the kernel appends
+when the command is a shebang line, e.g. in cgi-bin/app.cgi:
+
+    #!/usr/bin/env -S python3 -m wsgicgi myapp:app
+
+Its folder goes first on sys.path.  Set WSGICGI_DEBUG=1 to show tracebacks in
+the response (never in production).
+"""
+
+
+def main(argv=None):
+    """Entry point of ``wsgicgi`` and ``python -m wsgicgi``; exits the process."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] == "serve":
+        from .serve import main as serve_main
+
+        sys.exit(serve_main(args[1:]))
+    if not args or args[0] in ("-h", "--help"):
+        (sys.stdout if args else sys.stderr).write(USAGE)
+        sys.exit(0 if args else 2)
+    if args[0] == "--version":
+        from . import __version__
+
+        sys.stdout.write("wsgicgi %s\n" % __version__)
+        sys.exit(0)
+    if len(args) > 2:
+        sys.stderr.write("wsgicgi: too many arguments\n" + USAGE)
+        sys.exit(2)
+    sys.exit(gateway(args[0], args[1] if len(args) > 1 else None))
+
+
+def gateway(app_spec, script=None):
+    """Load ``app_spec`` and serve the current CGI request with it.
+
+    Returns the exit status: 0, or 1 when the app could not be loaded (the
+    request is then still answered, with a 500, and the reason logged).
+    """
+    if script:
+        folder = os.path.dirname(os.path.abspath(script))
+        if sys.path[:1] != [folder]:
+            sys.path.insert(0, folder)
+    try:
+        from .loader import load_app
+
+        app = load_app(app_spec)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        _answer_load_failure(app_spec, sys.exc_info())
+        return 1
+    from .gateway import run
+
+    run(app)
+    return 0
+
+
+def _answer_load_failure(app_spec, exc_info):
+    # Without an answer on stdout Apache logs only "End of script output
+    # before headers"; give the client a 500 and the log the reason.
+    from .errors import error_response, format_exception
+
+    sys.stderr.write(format_exception(exc_info, "wsgicgi: cannot load WSGI application %r" % (app_spec,)) + "\n")
+    sys.stderr.flush()
+    head = os.environ.get("REQUEST_METHOD") == "HEAD"
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(error_response(500, head=head))
+        sys.stdout.buffer.flush()
+    except (BrokenPipeError, ValueError):
+        pass

@@ -1,0 +1,398 @@
+"""CGI → WSGI: serve one CGI request with a WSGI application.
+
+A CGI process starts, builds the environ from its meta-variables (RFC 3875
+§4.1), calls the application once (PEP 3333) and writes the response to stdout
+as a CGI response (RFC 3875 §6).  Everything here is on the hot path of every
+request, so modules only error paths need are imported inside those paths.
+"""
+
+import os
+import sys
+
+from .protocol import check_headers, check_status, parse_content_length
+
+__all__ = ["run", "build_environ", "InputStream", "FileWrapper", "BadRequest"]
+
+_DEFAULTS = (
+    ("REQUEST_METHOD", "GET"),
+    ("SCRIPT_NAME", ""),
+    ("PATH_INFO", ""),
+    ("QUERY_STRING", ""),
+    ("SERVER_NAME", "localhost"),
+    ("SERVER_PROTOCOL", "HTTP/1.0"),
+)
+_TRUE = ("on", "1", "yes", "ON", "On", "YES", "Yes", "true")
+_CHUNK = 1 << 16
+
+
+class BadRequest(ValueError):
+    """The request's meta-variables cannot be served (answered with 400)."""
+
+
+class InputStream:
+    """``wsgi.input``: the request body, never read past ``CONTENT_LENGTH``.
+
+    Servers may leave stdin open after the body or hold more bytes than were
+    announced (RFC 3875 §4.2: the script must not read more than
+    CONTENT_LENGTH), so every read is capped by what remains.
+    """
+
+    __slots__ = ("_stream", "_remaining")
+
+    def __init__(self, stream, length):
+        self._stream = stream
+        self._remaining = length
+
+    def read(self, size=-1):
+        remaining = self._remaining
+        if remaining <= 0:
+            return b""
+        if size is None or size < 0 or size > remaining:
+            size = remaining
+        data = self._stream.read(size)
+        # A short body (client or server gave up): EOF ends the input.
+        self._remaining = remaining - len(data) if data else 0
+        return data
+
+    def readline(self, size=-1):
+        remaining = self._remaining
+        if remaining <= 0:
+            return b""
+        if size is None or size < 0 or size > remaining:
+            size = remaining
+        line = self._stream.readline(size)
+        self._remaining = remaining - len(line) if line else 0
+        return line
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self):
+        line = self.readline()
+        while line:
+            yield line
+            line = self.readline()
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper`` (PEP 3333): iterates a file in blocks.
+
+    When the gateway's stdout and the file are real file descriptors the
+    gateway sends it with ``os.sendfile`` instead of iterating.
+    """
+
+    def __init__(self, filelike, blksize=_CHUNK):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        read = self.filelike.read
+        blksize = self.blksize
+        data = read(blksize)
+        while data:
+            yield data
+            data = read(blksize)
+
+
+def _native(value, encoding):
+    # PEP 3333 "bytes as latin-1" strings.  A str value is what os.environ
+    # made of the raw bytes (filesystem encoding with surrogateescape), so
+    # rebuild those bytes first.
+    if type(value) is bytes:
+        return value.decode("latin-1")
+    if value.isascii():
+        return value
+    return value.encode(encoding, "surrogateescape").decode("latin-1")
+
+
+def _read_cgi_variables(environ):
+    if environ is None:
+        environb = getattr(os, "environb", None)
+        if environb is not None:
+            return {k.decode("latin-1"): v.decode("latin-1") for k, v in environb.items()}
+        # Windows: os.environ holds real text; IIS passes UTF-8 URLs.
+        return {k: _native(v, "utf-8") for k, v in os.environ.items()}
+    encoding = sys.getfilesystemencoding()
+    return {_native(k, encoding): _native(v, encoding) for k, v in environ.items()}
+
+
+def build_environ(cgi_variables, stdin, errors):
+    """Build a PEP 3333 environ from CGI meta-variables (a ``str`` → ``str``
+    mapping of latin-1 native strings) and the request's stdin.
+
+    Raises ``BadRequest`` when ``CONTENT_LENGTH`` is not a number.
+    """
+    env = cgi_variables
+    # httpoxy (CVE-2016-5385): HTTP_PROXY is the client's "Proxy" header, never
+    # a proxy setting; drop it so no library in the app routes through it.
+    env.pop("HTTP_PROXY", None)
+    # mod_rewrite on shared hosts passes Authorization only as this.
+    if "HTTP_AUTHORIZATION" not in env and "REDIRECT_HTTP_AUTHORIZATION" in env:
+        env["HTTP_AUTHORIZATION"] = env["REDIRECT_HTTP_AUTHORIZATION"]
+    for name, default in _DEFAULTS:
+        if name not in env:
+            env[name] = default
+    https = env.get("HTTPS", "") in _TRUE or env.get("REQUEST_SCHEME", "").lower() == "https"
+    if "SERVER_PORT" not in env:
+        env["SERVER_PORT"] = "443" if https else "80"
+    if env.get("SERVER_SOFTWARE", "").startswith("Microsoft-IIS"):
+        # IIS puts SCRIPT_NAME in front of PATH_INFO.
+        script_name = env["SCRIPT_NAME"]
+        if script_name and env["PATH_INFO"].startswith(script_name):
+            env["PATH_INFO"] = env["PATH_INFO"][len(script_name):]
+    length = parse_content_length(env.get("CONTENT_LENGTH"))
+    if length is None:
+        raise BadRequest("invalid CONTENT_LENGTH %r" % (env["CONTENT_LENGTH"][:40],))
+    env["wsgi.version"] = (1, 0)
+    env["wsgi.url_scheme"] = "https" if https else "http"
+    env["wsgi.input"] = InputStream(stdin, length)
+    env["wsgi.errors"] = errors
+    env["wsgi.multithread"] = False
+    env["wsgi.multiprocess"] = True
+    env["wsgi.run_once"] = True
+    env["wsgi.file_wrapper"] = FileWrapper
+    env["wsgi.input_terminated"] = True
+    return env
+
+
+class _Response:
+    """The server side of one PEP 3333 call: start_response, write(), output."""
+
+    def __init__(self, out, errors, head):
+        self.out = out
+        self.errors = errors
+        self.head = head
+        self.status = None
+        self.headers = None
+        self.headers_sent = False
+        self.remaining = None  # bytes still allowed by the app's Content-Length
+        self.done = False
+        self.sent = 0
+
+    def start_response(self, status, headers, exc_info=None):
+        # PEP 3333: a second call is allowed only with exc_info, and once the
+        # headers are out it must re-raise the application's exception.
+        if exc_info:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response() called again without exc_info (PEP 3333)")
+        check_status(status)
+        check_headers(headers)
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def write(self, data):
+        """The legacy ``write()`` callable returned by ``start_response``."""
+        if self.status is None:
+            raise AssertionError("write() called before start_response()")
+        if not isinstance(data, bytes):
+            raise TypeError("write() takes bytes, not %s" % type(data).__name__)
+        self.send(data)
+
+    def header_block(self):
+        lines = ["Status: ", self.status, "\r\n"]
+        for name, value in self.headers:
+            lines += (name, ": ", value, "\r\n")
+            if self.remaining is None and name.lower() == "content-length":
+                length = parse_content_length(value)
+                if length is not None:
+                    self.remaining = length
+        lines.append("\r\n")
+        return "".join(lines).encode("latin-1")
+
+    def send(self, data):
+        block = None
+        if not self.headers_sent:
+            block = self.header_block()
+            self.headers_sent = True
+        if self.remaining is not None and len(data) > self.remaining:
+            # PEP 3333: never send more than the application's Content-Length.
+            self.log("wsgicgi: application sent more than its Content-Length; response truncated")
+            data = data[: self.remaining]
+            self.done = True
+        if self.head:
+            # RFC 3875 §4.3.3: no message-body for HEAD.
+            data = b""
+            self.done = True
+        if block is not None:
+            self.out.write(block + data if data else block)
+        elif data:
+            self.out.write(data)
+        else:
+            return
+        self.out.flush()
+        if self.remaining is not None:
+            self.remaining -= len(data)
+        self.sent += len(data)
+
+    def consume(self, result):
+        """Iterate the application's response and send it."""
+        if type(result) is FileWrapper and self.sendfile(result):
+            return
+        if self.headers is not None and (
+            type(result) in (list, tuple)
+            and len(result) == 1
+            and self.remaining is None
+            and not any(n.lower() == "content-length" for n, _ in self.headers)
+            and isinstance(result[0], bytes)
+        ):
+            # PEP 3333 ("Handling the Content-Length Header"): one block, so
+            # the length is known and the server can keep the connection open.
+            self.headers = self.headers + [("Content-Length", str(len(result[0])))]
+        for chunk in result:
+            if not isinstance(chunk, bytes):
+                raise TypeError("the application yielded %s, not bytes (PEP 3333)" % type(chunk).__name__)
+            if self.status is None:
+                raise AssertionError("the application yielded data before calling start_response()")
+            if chunk or self.head:
+                self.send(chunk)
+                if self.done:
+                    return
+        self.finish()
+
+    def finish(self):
+        if self.status is None:
+            raise AssertionError("the application returned without calling start_response()")
+        if not self.headers_sent:
+            self.send(b"")
+        if self.remaining and not self.head:
+            self.log("wsgicgi: response ended %d bytes short of its Content-Length" % self.remaining)
+
+    def sendfile(self, wrapper):
+        """Send a ``wsgi.file_wrapper`` with ``os.sendfile``; False to iterate."""
+        sendfile = getattr(os, "sendfile", None)
+        if sendfile is None or self.status is None or self.head:
+            return False
+        try:
+            in_fd = wrapper.filelike.fileno()
+            out_fd = self.out.fileno()
+            offset = wrapper.filelike.tell()
+        except (AttributeError, OSError, ValueError):
+            return False
+        self.send(b"")
+        count = self.remaining
+        while count is None or count > 0:
+            try:
+                sent = sendfile(out_fd, in_fd, offset, _CHUNK * 16 if count is None else min(count, _CHUNK * 16))
+            except BrokenPipeError:
+                raise
+            except OSError:
+                if self.sent == 0:
+                    # Not supported for these descriptors (EINVAL, ENOSYS…).
+                    wrapper.filelike.seek(offset)
+                    return self._iterate_rest(wrapper)
+                raise
+            if sent == 0:
+                break
+            offset += sent
+            self.sent += sent
+            if count is not None:
+                count -= sent
+                self.remaining = count
+        wrapper.filelike.seek(offset)
+        return True
+
+    def _iterate_rest(self, wrapper):
+        for chunk in wrapper:
+            self.send(chunk)
+            if self.done:
+                break
+        self.finish()
+        return True
+
+    def log(self, message):
+        try:
+            self.errors.write(message + "\n")
+            self.errors.flush()
+        except (OSError, ValueError):
+            pass
+
+    def fail(self, exc_info, environ):
+        """An application error: a 500 if nothing was sent, else cut the body."""
+        from .errors import format_exception, error_response
+
+        self.log(format_exception(exc_info, "wsgicgi: error in the WSGI application"))
+        if self.headers_sent:
+            self.log("wsgicgi: response cut after %d body bytes" % self.sent)
+            return
+        debug = environ.get("WSGICGI_DEBUG", "") in _TRUE if environ else False
+        self.out.write(error_response(500, exc_info if debug else None, head=self.head))
+        self.out.flush()
+        self.headers_sent = True
+
+
+def _client_gone(response, out, default_stdout):
+    response.log("wsgicgi: client went away after %d body bytes" % response.sent)
+    if default_stdout:
+        # Point stdout at /dev/null so that the interpreter's flush at exit
+        # does not print a second BrokenPipeError.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
+def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
+    """Serve one CGI request with the WSGI application ``app``.
+
+    ``environ`` is a mapping of CGI meta-variables (``str`` or ``bytes``
+    values; default ``os.environ``), ``stdin`` and ``stdout`` binary streams
+    (default the process's), ``stderr`` a text stream used as ``wsgi.errors``
+    (the server's error log).  Returns once the response is written, whatever
+    the application did: its errors become a 500 or a cut-off body, logged.
+    """
+    default_stdout = stdout is None
+    if stdin is None:
+        stdin = sys.stdin.buffer
+    if stdout is None:
+        sys.stdout.flush()
+        stdout = sys.stdout.buffer
+    if stderr is None:
+        stderr = sys.stderr
+    variables = _read_cgi_variables(environ)
+    head = variables.get("REQUEST_METHOD") == "HEAD"
+    response = _Response(stdout, stderr, head)
+    try:
+        env = build_environ(variables, stdin, stderr)
+    except BadRequest as exc:
+        from .errors import error_response
+
+        response.log("wsgicgi: 400 Bad Request: %s" % exc)
+        try:
+            stdout.write(error_response(400, head=head))
+            stdout.flush()
+        except BrokenPipeError:
+            _client_gone(response, stdout, default_stdout)
+        return
+    result = None
+    try:
+        try:
+            result = app(env, response.start_response)
+            response.consume(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    except BrokenPipeError:
+        _client_gone(response, stdout, default_stdout)
+    except Exception:
+        try:
+            response.fail(sys.exc_info(), env)
+        except BrokenPipeError:
+            _client_gone(response, stdout, default_stdout)
