@@ -6,7 +6,6 @@ as a CGI response (RFC 3875 §6).  Everything here is on the hot path of every
 request, so modules only error paths need are imported inside those paths.
 """
 
-import os
 import sys
 
 from .protocol import check_headers, check_status, parse_content_length
@@ -116,9 +115,13 @@ def _native(value, encoding):
 
 def _read_cgi_variables(environ):
     if environ is None:
-        environb = getattr(os, "environb", None)
-        if environb is not None:
-            return {k.decode("latin-1"): v.decode("latin-1") for k, v in environb.items()}
+        # The raw bytes of the process environment ("posix.environ" is what
+        # os.environb wraps; importing os would cost more than the gateway).
+        posix = sys.modules.get("posix")
+        if posix is not None:
+            return {k.decode("latin-1"): v.decode("latin-1") for k, v in posix.environ.items()}
+        import os
+
         # Windows: os.environ holds real text; IIS passes UTF-8 URLs.
         return {k: _native(v, "utf-8") for k, v in os.environ.items()}
     encoding = sys.getfilesystemencoding()
@@ -274,6 +277,8 @@ class _Response:
 
     def sendfile(self, wrapper):
         """Send a ``wsgi.file_wrapper`` with ``os.sendfile``; False to iterate."""
+        import os
+
         sendfile = getattr(os, "sendfile", None)
         if sendfile is None or self.status is None or self.head:
             return False
@@ -338,6 +343,8 @@ class _Response:
 def _client_gone(response, out, default_stdout):
     response.log("wsgicgi: client went away after %d body bytes" % response.sent)
     if default_stdout:
+        import os
+
         # Point stdout at /dev/null so that the interpreter's flush at exit
         # does not print a second BrokenPipeError.
         try:

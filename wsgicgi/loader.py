@@ -97,8 +97,10 @@ def _literal_args(text, spec):
     try:
         call = ast.parse("f" + text, mode="eval").body
         args = [ast.literal_eval(a) for a in call.args]
+        if any(k.arg is None for k in call.keywords):
+            raise ValueError("**kwargs")
         kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    except (SyntaxError, ValueError, AttributeError):
+    except (SyntaxError, ValueError, AttributeError, TypeError):
         raise AppLoadError("factory arguments must be literals in %r" % (spec,)) from None
     return args, kwargs
 

@@ -1,0 +1,63 @@
+"""wsgicgi.loader: APP strings to WSGI callables."""
+
+import sys
+
+import pytest
+
+from wsgicgi.loader import AppLoadError, _split, load_app
+
+
+@pytest.mark.parametrize(
+    "spec,target,attr",
+    [
+        ("pkg.mod:app", "pkg.mod", "app"),
+        ("mod", "mod", None),
+        ("mod:make_app()", "mod", "make_app()"),
+        ("/srv/site/app.py", "/srv/site/app.py", None),
+        ("/srv/site/app.py:application", "/srv/site/app.py", "application"),
+        ("C:\\site\\app.py", "C:\\site\\app.py", None),
+        ("C:/site/app.wsgi", "C:/site/app.wsgi", None),
+        ("mod:", "mod:", None),
+    ],
+)
+def test_split(spec, target, attr):
+    assert _split(spec) == (target, attr)
+
+
+@pytest.fixture
+def modules(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [n for n, m in sys.modules.items() if getattr(m, "__file__", "") and str(tmp_path) in str(m.__file__)]:
+        del sys.modules[name]
+
+
+def test_dotted_attribute_and_application_preferred(modules):
+    (modules / "ldr_a.py").write_text(
+        "class Holder:\n    @staticmethod\n    def wsgi(e, s): return []\n"
+        "def application(e, s): return [b'application']\n"
+        "def app(e, s): return [b'app']\n"
+    )
+    assert load_app("ldr_a:Holder.wsgi").__name__ == "wsgi"
+    assert load_app("ldr_a").__name__ == "application"
+
+
+def test_app_fallback_and_missing_both(modules):
+    (modules / "ldr_b.py").write_text("def app(e, s): return []\n")
+    (modules / "ldr_c.py").write_text("x = 1\n")
+    assert load_app("ldr_b").__name__ == "app"
+    with pytest.raises(AppLoadError, match="no attribute 'application' or 'app'"):
+        load_app("ldr_c")
+
+
+def test_file_with_a_name_that_is_not_an_identifier(tmp_path):
+    path = tmp_path / "my-site.wsgi"
+    path.write_text("def application(e, s): return [b'x']\n")
+    assert load_app(str(path))({}, None) == [b"x"]
+
+
+@pytest.mark.parametrize("spec", ["ldr_d:1bad", "ldr_d:a..b", "ldr_d:f(x)", "ldr_d:f(**{})"])
+def test_bad_attribute_specs(modules, spec):
+    (modules / "ldr_d.py").write_text("def f(*a, **k): return f\n")
+    with pytest.raises(AppLoadError):
+        load_app(spec)
