@@ -31,6 +31,11 @@ def factory(greeting="made"):
         return [greeting.encode()]
     return made
 
+def chatty(environ, start_response):
+    print("debug output from the app")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"clean body"]
+
 def broken(environ, start_response):
     raise RuntimeError("broken app: secret-token-42")
 
@@ -156,6 +161,12 @@ def test_app_error_traceback_goes_to_stderr_not_the_client(app_dir):
     out = CGIOutput(proc.stdout)
     assert out.code == 500 and b"secret-token-42" not in proc.stdout
     assert "RuntimeError: broken app: secret-token-42" in proc.stderr.decode()
+
+
+def test_print_in_the_app_goes_to_the_error_log_not_the_response(app_dir):
+    proc = gateway(["myapp:chatty"], app_dir)
+    assert CGIOutput(proc.stdout).body == b"clean body"
+    assert b"debug output from the app" in proc.stderr
 
 
 def test_raw_non_utf8_bytes_in_the_environment(app_dir):

@@ -387,6 +387,10 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
         except BrokenPipeError:
             _client_gone(response, stdout, default_stdout)
         return
+    if default_stdout:
+        # A stray print() in the app would corrupt the CGI response: send it
+        # to the error log instead.
+        saved_stdout, sys.stdout = sys.stdout, stderr
     result = None
     try:
         try:
@@ -403,3 +407,6 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
             response.fail(sys.exc_info(), env)
         except BrokenPipeError:
             _client_gone(response, stdout, default_stdout)
+    finally:
+        if default_stdout:
+            sys.stdout = saved_stdout
