@@ -227,6 +227,12 @@ def test_body_shorter_than_content_length_ends_at_eof():
     assert serve(reader("read-sized"), {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "100"}, body=b"short").body == b"short"
 
 
+def test_unread_body_is_drained_after_the_response_but_never_past_content_length():
+    stdin = io.BytesIO(b"x" * 200_000 + b"NEXT")
+    run(hello, environ=dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="200000"), stdin=stdin, stdout=io.BytesIO(), stderr=io.StringIO())
+    assert stdin.read() == b"NEXT"
+
+
 def test_readline_with_a_size():
     def app(environ, start_response):
         stream = environ["wsgi.input"]

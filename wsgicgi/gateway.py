@@ -63,6 +63,12 @@ class InputStream:
         self._remaining = remaining - len(line) if line else 0
         return line
 
+    def drain(self):
+        """Read and discard what is left of the body, so that a server which
+        writes the whole body before reading the response is never stuck."""
+        while self._remaining > 0 and self.read(_CHUNK):
+            pass
+
     def readlines(self, hint=-1):
         lines = []
         total = 0
@@ -232,7 +238,11 @@ class _Response:
             data = b""
             self.done = True
         if block is not None:
-            self.out.write(block + data if data else block)
+            if len(data) > _CHUNK:
+                self.out.write(block)
+                self.out.write(data)
+            else:
+                self.out.write(block + data if data else block)
         elif data:
             self.out.write(data)
         else:
@@ -410,3 +420,7 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
     finally:
         if default_stdout:
             sys.stdout = saved_stdout
+    try:
+        env["wsgi.input"].drain()
+    except (OSError, ValueError):
+        pass
