@@ -397,6 +397,7 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
         except BrokenPipeError:
             _client_gone(response, stdout, default_stdout)
         return
+    body = env["wsgi.input"]  # middleware may replace the environ's
     if default_stdout:
         # A stray print() in the app would corrupt the CGI response: send it
         # to the error log instead.
@@ -421,6 +422,6 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
         if default_stdout:
             sys.stdout = saved_stdout
     try:
-        env["wsgi.input"].drain()
+        body.drain()
     except (OSError, ValueError):
         pass
