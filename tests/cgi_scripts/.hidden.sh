@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Content-Type: text/plain"; echo; echo "dotfile must never run"

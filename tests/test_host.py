@@ -1,0 +1,530 @@
+"""The reverse adapter: CGIScript and CGIDirectory running real scripts.
+
+The scripts live in tests/cgi_scripts (sh, Perl, Python, and a C program
+compiled here when a compiler is present).  WebTest's lint checks every
+response against PEP 3333; lifecycle tests call the WSGI app directly.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from webtest import TestApp
+
+from wsgicgi import CGIDirectory, CGIScript
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "cgi_scripts")
+
+
+def script(name):
+    return os.path.join(SCRIPTS, name)
+
+
+class Log(io.StringIO):
+    """A wsgi.errors that a test can read."""
+
+
+def call(app, path="/", method="GET", body=b"", environ=None, close=True):
+    """Call a WSGI app directly; return (status, headers, body, log)."""
+    errors = Log()
+    env = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": errors,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    if body:
+        env["CONTENT_LENGTH"] = str(len(body))
+    env.update(environ or {})
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"] = status
+        seen["headers"] = headers
+
+    result = app(env, start_response)
+    try:
+        data = b"".join(result)
+    finally:
+        if close and hasattr(result, "close"):
+            result.close()
+    return seen["status"], seen["headers"], data, errors.getvalue()
+
+
+def respond(raw, exit_code=0, **options):
+    """A CGIScript whose script writes exactly ``raw`` to stdout."""
+    env = {"EXIT": str(exit_code)}
+    if len(raw) < 32 * 1024:
+        env["RESPONSE"] = base64.b64encode(raw).decode()
+    else:  # too big for one environment variable (MAX_ARG_STRLEN)
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(delete=False, suffix=".response") as f:
+            f.write(raw)
+        env["RESPONSE_FILE"] = f.name
+    return CGIScript(script("respond.py"), env=env, **options)
+
+
+@pytest.fixture
+def cgi_bin():
+    return TestApp(CGIDirectory(SCRIPTS, interpreters={".py": sys.executable}))
+
+
+# -- meta-variables (RFC 3875 §4.1) ---------------------------------------
+
+
+def test_meta_variables_reach_the_script():
+    status, headers, body, log = call(
+        CGIScript(script("env.py")),
+        path="/extra/path",
+        method="POST",
+        body=b"abc",
+        environ={
+            "SCRIPT_NAME": "/cgi-bin/env.py",
+            "QUERY_STRING": "a=1&b=%20",
+            "CONTENT_TYPE": "text/plain",
+            "HTTP_USER_AGENT": "pytest",
+            "HTTP_X_CUSTOM": "yes",
+            "REMOTE_PORT": "40000",
+            "wsgi.url_scheme": "https",
+            "SERVER_SOFTWARE": "TestServer/1.0",
+        },
+    )
+    assert status == "200 OK", log
+    env = json.loads(body)
+    expected = {
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_SOFTWARE": "TestServer/1.0",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "/cgi-bin/env.py",
+        "PATH_INFO": "/extra/path",
+        "QUERY_STRING": "a=1&b=%20",
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_HOST": "127.0.0.1",
+        "REMOTE_PORT": "40000",
+        "CONTENT_TYPE": "text/plain",
+        "CONTENT_LENGTH": "3",
+        "HTTP_USER_AGENT": "pytest",
+        "HTTP_X_CUSTOM": "yes",
+        "HTTPS": "on",
+        "REQUEST_SCHEME": "https",
+        "SCRIPT_FILENAME": script("env.py"),
+        "REQUEST_URI": "/cgi-bin/env.py/extra/path?a=1&b=%20",
+        "_cwd": SCRIPTS,
+    }
+    assert {k: env.get(k) for k in expected} == expected
+
+
+def test_query_string_always_present_and_body_variables_only_with_a_body():
+    env = json.loads(call(CGIScript(script("env.py")), path="")[2])
+    assert env["QUERY_STRING"] == ""
+    assert "CONTENT_LENGTH" not in env and "CONTENT_TYPE" not in env
+    assert "PATH_INFO" not in env and "PATH_TRANSLATED" not in env
+    assert "HTTPS" not in env and env["REQUEST_SCHEME"] == "http"
+
+
+def test_raw_bytes_reach_the_script_exactly():
+    # PEP 3333 strings carry bytes as latin-1; the child must get the bytes.
+    raw_path = "/caf\xc3\xa9/\xff\xfe"  # UTF-8 "café" then invalid UTF-8
+    status, _, body, _ = call(CGIScript(script("env.py")), path=raw_path, environ={"HTTP_X_BYTES": "\xe9t\xe9"})
+    env = json.loads(body)
+    assert env["PATH_INFO"].encode("latin-1") == b"/caf\xc3\xa9/\xff\xfe"
+    assert env["HTTP_X_BYTES"].encode("latin-1") == b"\xe9t\xe9"
+
+
+def test_path_translated_with_a_document_root():
+    env = json.loads(call(CGIScript(script("env.py"), document_root="/srv/www"), path="/a/b")[2])
+    assert env["DOCUMENT_ROOT"] == "/srv/www"
+    assert env["PATH_TRANSLATED"] == "/srv/www/a/b"
+
+
+def test_authenticated_user_and_credentials():
+    app = CGIScript(script("env.py"))
+    env = json.loads(call(app, environ={"HTTP_AUTHORIZATION": "Basic dTpw"})[2])
+    assert env["HTTP_AUTHORIZATION"] == "Basic dTpw"  # as Apache's CGIPassAuth On
+    env = json.loads(
+        call(app, environ={"HTTP_AUTHORIZATION": "Basic dTpw", "REMOTE_USER": "u", "AUTH_TYPE": "Basic"})[2]
+    )
+    assert (env["REMOTE_USER"], env["AUTH_TYPE"]) == ("u", "Basic")
+    assert "HTTP_AUTHORIZATION" not in env  # RFC 3875 §4.1.18: the server checked it
+
+
+# -- security ---------------------------------------------------------------
+
+
+def test_proxy_header_never_becomes_http_proxy():
+    # httpoxy, CVE-2016-5385: HTTP clients in the script read HTTP_PROXY.
+    env = json.loads(call(CGIScript(script("env.py")), environ={"HTTP_PROXY": "http://evil:1/"})[2])
+    assert "HTTP_PROXY" not in env
+
+
+def test_server_secrets_stay_in_the_server(monkeypatch):
+    monkeypatch.setenv("SERVER_SECRET", "hunter2")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    env = json.loads(call(CGIScript(script("env.py"), env={"EXTRA": "given"}, inherit_env=("PATH", "LANG")))[2])
+    assert "SERVER_SECRET" not in env and "hunter2" not in json.dumps(env)
+    assert env["EXTRA"] == "given" and env["LANG"] == "C.UTF-8" and env["PATH"] == os.environ["PATH"]
+
+
+@pytest.mark.parametrize("key", ["HTTP_X BAD", "HTTP_X:Y", "HTTP_X\nY", "HTTP_x-lower", "HTTP_"])
+def test_header_names_outside_the_token_set_are_dropped(key):
+    env = json.loads(call(CGIScript(script("env.py")), environ={key: "v"})[2])
+    assert key not in env
+
+
+def test_only_three_pipes_are_inherited():
+    env = json.loads(call(CGIScript(script("env.py")))[2])
+    assert [fd for fd in env["_fds"] if fd > 2] in ([], [3])  # 3: listdir's own handle
+
+
+def test_cwd_and_args():
+    env = json.loads(call(CGIScript(script("env.py"), cwd="/tmp", args=("--flag", "x")))[2])
+    assert env["_cwd"] == "/tmp" and env["_argv"] == ["--flag", "x"]
+
+
+# -- the request body ---------------------------------------------------------
+
+
+def test_post_body_streams_in(cgi_bin):
+    data = os.urandom(3 * 1024 * 1024)
+    response = cgi_bin.post("/echo.pl", data, content_type="application/octet-stream")
+    assert response.headers["X-Method"] == "POST"
+    assert hashlib.sha256(response.body).digest() == hashlib.sha256(data).digest()
+
+
+def test_script_writing_megabytes_before_reading_does_not_deadlock(cgi_bin):
+    response = cgi_bin.post("/write_first.sh", b"z" * (2 * 1024 * 1024))
+    assert response.body.endswith(b"\n2097152\n")
+    assert len(response.body) == 4000000 + 1 + 8
+
+
+def test_script_that_never_reads_its_body_completes(cgi_bin):
+    response = cgi_bin.post("/no_read.sh", b"q" * (5 * 1024 * 1024))
+    assert response.body == b"ignored the body\n"
+
+
+def test_body_without_length_is_spooled_and_given_a_length():
+    data = b"chunked body " * 1000
+    environ = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True, "wsgi.input": io.BytesIO(data)}
+    status, headers, body, log = call(CGIScript(script("echo.pl")), method="POST", environ=environ)
+    assert status == "200 OK" and body == data
+
+
+def test_body_never_read_past_content_length():
+    environ = {"CONTENT_LENGTH": "5", "wsgi.input": io.BytesIO(b"12345EXTRA")}
+    assert call(CGIScript(script("echo.pl")), method="POST", environ=environ)[2] == b"12345"
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "1e3", "+5", " 5", "٣"])
+def test_bad_content_length_is_400_and_runs_nothing(length, tmp_path):
+    marker = tmp_path / "ran"
+    app = CGIScript("/bin/sh", args=("-c", "touch %s" % marker))
+    status, _, _, log = call(app, method="POST", environ={"CONTENT_LENGTH": length})
+    assert status.startswith("400") and "CONTENT_LENGTH" in log
+    assert not marker.exists()
+
+
+# -- the response (RFC 3875 §6) -----------------------------------------------
+
+RESPONSES = [
+    # (script output, expected status, expected headers subset, expected body)
+    (b"Content-Type: text/plain\n\nlf", "200 OK", {"Content-Type": "text/plain"}, b"lf"),
+    (b"Content-Type: text/plain\r\n\r\ncrlf", "200 OK", {"Content-Type": "text/plain"}, b"crlf"),
+    (b"Status: 404\nContent-Type: text/plain\n\nx", "404 Not Found", {}, b"x"),
+    (b"Status: 418 I'm a teapot\nContent-Type: text/plain\n\n", "418 I'm a teapot", {}, b""),
+    (b"Location: http://example.com/x\n\n", "302 Found", {"Location": "http://example.com/x"}, b""),
+    (
+        b"Status: 301 Moved\nLocation: https://example.com/\nContent-Type: text/html\n\n<a>moved</a>",
+        "301 Moved",
+        {"Location": "https://example.com/"},
+        b"<a>moved</a>",
+    ),
+    (b"Location: /elsewhere\n\n", "302 Found", {"Location": "/elsewhere"}, b""),
+    (
+        b"Content-Type: text/plain\nConnection: close\nTransfer-Encoding: chunked\nX-Kept: 1\n\nbody",
+        "200 OK",
+        {"X-Kept": "1"},
+        b"body",
+    ),
+    (b"Content-Type: text/plain\nX-Folded: a\n  b\n\n", "200 OK", {"X-Folded": "a b"}, b""),
+    (b"Content-Type: text/plain\nContent-Length: 3\n\nabcdef", "200 OK", {"Content-Length": "3"}, b"abc"),
+    (b"Content-Type: application/octet-stream\n\n\x00\xff\r\n\n", "200 OK", {}, b"\x00\xff\r\n\n"),
+]
+
+
+@pytest.mark.parametrize("raw,status,headers,body", RESPONSES)
+def test_responses(raw, status, headers, body):
+    got_status, got_headers, got_body, log = call(respond(raw))
+    assert got_status == status
+    names = [name.lower() for name, _ in got_headers]
+    assert "connection" not in names and "transfer-encoding" not in names
+    assert {k: v for k, v in got_headers if k in headers} == headers
+    assert got_body == body
+
+
+BAD_RESPONSES = [
+    (b"", "exited without a response"),
+    (b"Content-Type: text/plain\n", "before the blank line"),
+    (b"Content-Type: text/plain", "before the blank line"),
+    (b"\nbody", "no header lines"),
+    (b"no colon here\n\n", "without a colon"),
+    (b"Bad Name: x\n\n", "invalid header name"),
+    (b"X: a\rb\n\n", "control character"),
+    (b"X: a\x00b\n\n", "control character"),
+    (b"Status: abc\n\n", "invalid Status"),
+    (b"Status: 200 OK\nStatus: 404\n\n", "more than one Status"),
+    (b"Status: 999 Nope\n\n", "invalid Status"),
+    (b"Content-Length: -1\n\n", "Content-Length"),
+    (b"\xff\xfe\x00\x01garbage\n\n", "without a colon"),
+    (b"X-Big: " + b"a" * (70 * 1024) + b"\n\n", "larger than"),
+    (b"".join(b"X-%d: v\n" % i for i in range(10000)) + b"\n", "larger than"),
+]
+
+
+@pytest.mark.parametrize("raw,reason", BAD_RESPONSES)
+def test_malformed_responses_are_502_with_the_reason_logged(raw, reason):
+    status, headers, body, log = call(respond(raw))
+    assert status == "502 Bad Gateway"
+    assert body == b"502 Bad Gateway\n"  # nothing of the script's output leaks
+    assert reason in log
+
+
+def test_exit_status_of_a_failed_script_is_logged():
+    status, _, _, log = call(respond(b"", exit_code=3))
+    assert status.startswith("502") and "exited with status 3" in log
+
+
+def test_stderr_goes_to_wsgi_errors_line_by_line():
+    status, _, body, log = call(CGIScript(script("stderr.sh")))
+    assert body == b"body\n"
+    assert log.splitlines() == ["stderr.sh: first warning", "stderr.sh: second warning", "stderr.sh: third without newline"]
+
+
+def test_nph_script_status_line_becomes_the_status(cgi_bin):
+    response = cgi_bin.get("/nph-hello.sh", status=202)
+    assert response.body == b"nph body" and "Connection" not in response.headers
+
+
+def test_body_streams_in_chunks_with_flat_memory():
+    size = 64 * 1024 * 1024
+    app = CGIScript(script("big.sh"), env={"SIZE": str(size)})
+    errors = Log()
+    environ = {"REQUEST_METHOD": "GET", "wsgi.errors": errors, "wsgi.input": io.BytesIO(), "QUERY_STRING": ""}
+    result = app(environ, lambda status, headers, exc_info=None: None)
+    total = biggest = chunks = 0
+    for chunk in result:
+        total += len(chunk)
+        biggest = max(biggest, len(chunk))
+        chunks += 1
+    result.close()
+    assert total == size and chunks > 64 and biggest <= 1 << 20
+
+
+def test_script_dying_after_its_headers_ends_the_body_and_is_logged():
+    status, _, body, log = call(CGIScript(script("die_midway.sh")))
+    assert status == "200 OK" and body == b"partial"
+    assert "killed by signal SIGKILL" in log
+
+
+# -- local redirects (RFC 3875 §6.2.2) ---------------------------------------------
+
+
+def test_cgiscript_hands_a_local_redirect_to_the_given_app():
+    seen = {}
+
+    def site(environ, start_response):
+        seen.update(method=environ["REQUEST_METHOD"], path=environ["PATH_INFO"], query=environ["QUERY_STRING"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"served internally"]
+
+    status, headers, body, _ = call(respond(b"Location: /target%20x?q=1\n\n", local_redirect=site), method="POST", body=b"x")
+    assert (status, body) == ("200 OK", b"served internally")
+    assert seen == {"method": "GET", "path": "/target x", "query": "q=1"}
+
+
+def test_cgidirectory_serves_a_local_redirect_under_its_own_url(tmp_path):
+    (tmp_path / "go.sh").write_text("#!/bin/sh\nprintf 'Location: /cgi-bin/hello.sh?from=go\\n\\n'\n")
+    (tmp_path / "loop.sh").write_text("#!/bin/sh\nprintf 'Location: /cgi-bin/loop.sh\\n\\n'\n")
+    (tmp_path / "out.sh").write_text("#!/bin/sh\nprintf 'Location: /elsewhere\\n\\n'\n")
+    shutil.copy(script("hello.sh"), tmp_path / "hello.sh")
+    for name in ("go.sh", "loop.sh", "out.sh", "hello.sh"):
+        os.chmod(tmp_path / name, 0o755)
+    app = CGIDirectory(str(tmp_path))
+    environ = {"SCRIPT_NAME": "/cgi-bin"}
+    assert call(app, "/go.sh", environ=environ)[:3:2] == ("200 OK", b"hello from sh\n")
+    status, _, _, log = call(app, "/loop.sh", environ=environ)
+    assert status.startswith("500") and "local redirects" in log
+    status, headers, _, _ = call(app, "/out.sh", environ=environ)
+    assert status == "302 Found" and ("Location", "/elsewhere") in headers
+
+
+# -- timeouts and lifecycle ------------------------------------------------------------
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open("/proc/%d/stat" % pid) as stat:
+        return stat.read().split(") ")[1][0] != "Z"
+
+
+def test_timeout_is_504_and_kills_the_grandchild_too(tmp_path):
+    pidfile = tmp_path / "grandchild"
+    app = CGIScript(script("slow.sh"), env={"PIDFILE": str(pidfile), "PATH": os.environ["PATH"]}, timeout=0.5)
+    started = time.monotonic()
+    status, _, body, log = call(app)
+    assert time.monotonic() - started < 5
+    assert status == "504 Gateway Timeout" and "no output for 0.5 seconds" in log
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def test_silence_in_the_body_cuts_it_after_the_timeout():
+    status, _, body, log = call(CGIScript(script("stall_body.sh"), timeout=0.5))
+    assert status == "200 OK" and body == b"first\n" and "body cut" in log
+
+
+def test_close_before_the_end_kills_the_process_group():
+    app = CGIScript(script("big.sh"), env={"SIZE": str(10**12)})
+    environ = {"REQUEST_METHOD": "GET", "wsgi.errors": Log(), "wsgi.input": io.BytesIO()}
+    result = app(environ, lambda *a: None)
+    first = next(iter(result))
+    assert first
+    pid = result.process.pid
+    result.close()  # the client went away
+    assert result.process.returncode == -signal.SIGKILL
+    assert not os.path.exists("/proc/%d" % pid)
+
+
+def _fds():
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+def _children():
+    children = set()
+    for task in os.listdir("/proc/self/task"):
+        with open("/proc/self/task/%s/children" % task) as f:
+            children.update(f.read().split())
+    return children
+
+
+def test_500_sequential_requests_leave_no_fds_and_no_children():
+    app = CGIDirectory(SCRIPTS)
+    call(app, "/hello.sh")
+    fds, children, threads = _fds(), _children(), threading.active_count()
+    for i in range(500):
+        path = ("/hello.sh", "/no_read.sh", "/nope", "/stderr.sh", "/die_midway.sh")[i % 5]
+        call(app, path, method="POST", body=b"x" * (i * 100))
+    assert _fds() == fds
+    assert _children() == children
+    assert threading.active_count() == threads
+
+
+def test_concurrent_requests_each_get_their_own_answer():
+    app = CGIScript(script("echo.pl"))
+    results = {}
+
+    def worker(n):
+        data = (b"%d-" % n) * (10000 + n)
+        results[n] = call(app, method="POST", body=data)[2] == data
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == {n: True for n in range(16)}
+
+
+# -- CGIDirectory mapping (as Apache's ScriptAlias) -------------------------------------------------
+
+
+def test_directory_maps_segments_to_script_and_path_info(cgi_bin):
+    response = cgi_bin.get("/sub/deep.sh/more/path", extra_environ={"SCRIPT_NAME": "/cgi-bin"})
+    assert response.body == b"SCRIPT_NAME=/cgi-bin/sub/deep.sh PATH_INFO=/more/path\n"
+
+
+def test_interpreters_run_non_executable_files(cgi_bin):
+    assert cgi_bin.get("/plain.py").body == b"run by the interpreter, no exec bit\n"
+
+
+REFUSED = [
+    ("/", 403),
+    ("/sub", 403),
+    ("/sub/", 403),
+    ("/not_exec.sh", 403),
+    ("/missing.sh", 404),
+    ("/.hidden.sh", 404),
+    ("/../cgi_scripts/hello.sh", 404),
+    ("/./hello.sh", 404),
+    ("//hello.sh", 404),
+    ("/sub/../hello.sh", 404),
+    ("/%2e%2e/hello.sh", 404),  # already-decoded path: a literal "%2e%2e" names nothing
+    ("/hello.sh\x00.txt", 400),
+]
+
+
+@pytest.mark.parametrize("path,code", REFUSED)
+def test_directory_refuses(path, code):
+    status, _, body, log = call(CGIDirectory(SCRIPTS), path)
+    assert int(status[:3]) == code, log
+    assert b"hello" not in body and b"must never run" not in body
+
+
+def test_symlinks_leaving_root_never_run(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.sh").write_text("#!/bin/sh\necho 'Content-Type: text/plain'; echo; echo evil\n")
+    os.chmod(outside / "evil.sh", 0o755)
+    root = tmp_path / "root"
+    root.mkdir()
+    os.symlink(outside / "evil.sh", root / "link.sh")
+    os.symlink(outside, root / "linkdir")
+    os.symlink(script("hello.sh"), root / "inside.sh")
+    app = CGIDirectory(str(root))
+    assert call(app, "/link.sh")[0].startswith("403")
+    assert call(app, "/linkdir/evil.sh")[0].startswith("403")
+    # A symlink out of root stays refused even to a script the admin trusts.
+    assert call(app, "/inside.sh")[0].startswith("403")
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and not os.environ.get("CI"), reason="no C compiler")
+def test_compiled_c_program(tmp_path):
+    subprocess.run(["cc", "-O2", "-o", str(tmp_path / "hello"), script("hello.c")], check=True)
+    response = TestApp(CGIDirectory(str(tmp_path))).get("/hello?x=1")
+    assert response.body == b"hello from C, query=x=1\n"
+
+
+def test_lint_clean_under_webtest(cgi_bin):
+    response = cgi_bin.get("/hello.sh")
+    assert response.status_int == 200 and response.content_type == "text/plain"
+    assert cgi_bin.head("/hello.sh").body == b""

@@ -1,0 +1,414 @@
+"""One CGI child process: started, fed, read and always reaped.
+
+The child runs in its own process group with three pipes and no other
+inherited file descriptors.  A thread writes the request body to its stdin
+while the caller reads stdout, so a script that writes megabytes before it
+reads its input cannot deadlock, and one that never reads stdin still
+completes.  stderr is forwarded line by line to ``wsgi.errors`` whenever the
+caller waits for output.  The object is the WSGI response iterable: iterating
+streams the body, ``close()`` kills what is left of the process group and
+reaps the child.
+"""
+
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+
+from .protocol import CGIResponseError, HOP_BY_HOP, parse_cgi_headers
+
+__all__ = ["ChildProcess", "ScriptError", "spawn", "MAX_HEAD"]
+
+MAX_HEAD = 64 * 1024
+_READ = 1 << 18
+_WRITE = 1 << 16
+_F_SETPIPE_SZ = 1031
+_PIPE_SIZE = 1 << 20
+_STDERR_LINE = 8192
+_EXIT_GRACE = 2.0
+
+
+class ScriptError(Exception):
+    """The script did not produce a valid CGI response head."""
+
+    def __init__(self, message, timeout=False):
+        super().__init__(message)
+        self.timeout = timeout
+
+
+def spawn(argv, env, cwd, body, length, errors, name, timeout):
+    """Start ``argv`` as a CGI child and start feeding it ``length`` bytes of
+    ``body``; returns the ``ChildProcess``."""
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        close_fds=True,
+        start_new_session=True,
+        bufsize=0,
+    )
+    return ChildProcess(process, body, length, errors, name, timeout)
+
+
+class ChildProcess:
+    """A running CGI script and the WSGI iterable of its response body."""
+
+    def __init__(self, process, body, length, errors, name, timeout):
+        self.process = process
+        self.errors = errors
+        self.name = name
+        self.timeout = timeout
+        self.stdout = process.stdout.fileno()
+        self.stderr = process.stderr.fileno()
+        self.pending = b""
+        self.remaining = None
+        self.err_buffer = b""
+        self.closed = False
+        self.writer = None
+        _widen_pipe(self.stdout)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.stdout, selectors.EVENT_READ)
+        self.selector.register(self.stderr, selectors.EVENT_READ)
+        self.head_only = False
+        if length:
+            self.writer = threading.Thread(target=self._feed, args=(body, length), daemon=True)
+            self.writer.start()
+        else:
+            process.stdin.close()
+
+    # -- the request body ------------------------------------------------
+
+    def _feed(self, body, length):
+        stdin = self.process.stdin
+        try:
+            while length > 0:
+                data = body.read(min(_WRITE, length))
+                if not data:
+                    break
+                length -= len(data)
+                view = memoryview(data)
+                while view:
+                    view = view[stdin.write(view) :]
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the script stopped reading: its right (RFC 3875 §4.2)
+        except (OSError, ValueError) as exc:
+            if not self.closed:
+                self._log("request body not delivered: %s" % exc)
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    # -- reading ---------------------------------------------------------
+
+    def _wait_output(self, deadline):
+        """Read whatever is ready; return stdout bytes, ``b""`` at EOF.
+
+        stderr lines are forwarded as they come.  Raises ``ScriptError``
+        (timeout) when the deadline passes with nothing on stdout.
+        """
+        while True:
+            if self.stdout is None:
+                return b""
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise ScriptError("no output for %g seconds" % self.timeout, timeout=True)
+            for key, _ in self.selector.select(wait):
+                fd = key.fd
+                data = os.read(fd, _READ)
+                if fd == self.stderr:
+                    self._stderr(data)
+                    if not data:
+                        self._unregister(fd)
+                        self.stderr = None
+                elif data:
+                    return data
+                else:
+                    self._unregister(fd)
+                    self.stdout = None
+                    return b""
+
+    def _unregister(self, fd):
+        self.selector.unregister(fd)
+
+    def _stop_reading_stdout(self):
+        # Past Content-Length: closing our end makes further writes fail
+        # (EPIPE), so the script ends instead of filling the pipe.
+        if self.stdout is not None:
+            self._unregister(self.stdout)
+            self.stdout = None
+            self.process.stdout.close()
+
+    def _stderr(self, data):
+        buffer = self.err_buffer + data
+        if not data:
+            if buffer:
+                self._log(buffer.decode("utf-8", "backslashreplace"), script=True)
+            self.err_buffer = b""
+            return
+        lines = buffer.split(b"\n")
+        self.err_buffer = lines.pop()
+        if len(self.err_buffer) > _STDERR_LINE:
+            lines.append(self.err_buffer)
+            self.err_buffer = b""
+        for line in lines:
+            self._log(line.rstrip(b"\r").decode("utf-8", "backslashreplace"), script=True)
+
+    def _log(self, message, script=False):
+        try:
+            self.errors.write(("%s: %s\n" if script else "wsgicgi: %s: %s\n") % (self.name, message))
+            self.errors.flush()
+        except Exception:
+            pass
+
+    def read_head(self, nph=False):
+        """Read and parse the response head (RFC 3875 §6.2–6.3).
+
+        Returns ``(status or None, headers)`` without hop-by-hop headers; an
+        ``nph-`` script's own status line becomes the status.  Raises
+        ``ScriptError`` for a missing or malformed head, more than 64 KiB of
+        it, or silence for ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + self.timeout
+        buffer = b""
+        searched = 0
+        while True:
+            end, skip = _head_end(buffer, max(0, searched - 3))
+            if end >= 0:
+                break
+            if len(buffer) > MAX_HEAD:
+                raise ScriptError("response head larger than %d bytes" % MAX_HEAD)
+            searched = len(buffer)
+            data = self._wait_output(deadline)
+            if not data:
+                if not buffer:
+                    raise ScriptError("exited without a response%s" % self._exit_note())
+                raise ScriptError("output ended before the blank line after the headers%s" % self._exit_note())
+            buffer += data
+        if end > MAX_HEAD:
+            raise ScriptError("response head larger than %d bytes" % MAX_HEAD)
+        block, self.pending = buffer[:end], buffer[end + skip :]
+        status = None
+        if nph:
+            status, block = _nph_status(block)
+        if not block:
+            raise ScriptError("no header lines in the response")
+        try:
+            cgi_status, headers = parse_cgi_headers(block)
+        except CGIResponseError as exc:
+            raise ScriptError(str(exc)) from None
+        if status is None:
+            status = cgi_status
+        kept = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower in HOP_BY_HOP:
+                continue
+            if lower == "content-length":
+                if not (value.isascii() and value.isdigit()):
+                    raise ScriptError("invalid Content-Length %r" % value)
+                self.remaining = int(value)
+            kept.append((name, value))
+        return status, kept
+
+    def _exit_note(self):
+        try:
+            code = self.process.wait(0.2)
+        except subprocess.TimeoutExpired:
+            return ""
+        return " (%s)" % _describe_exit(code)
+
+    # -- the WSGI iterable -----------------------------------------------
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.head_only:
+            self._discard_body()
+            raise StopIteration
+        if self.pending:
+            data, self.pending = self.pending, b""
+        else:
+            if self.closed:
+                raise StopIteration
+            try:
+                data = self._wait_output(time.monotonic() + self.timeout)
+            except ScriptError as exc:
+                self._log("body cut: %s" % exc)
+                self.kill()
+                raise StopIteration from None
+            if not data:
+                self._finish_body()
+                raise StopIteration
+        if self.remaining is not None:
+            if len(data) >= self.remaining:
+                if len(data) > self.remaining:
+                    self._log("output beyond Content-Length discarded")
+                data = data[: self.remaining]
+                self.remaining = 0
+                self.pending = b""
+                self._stop_reading_stdout()
+                if not data:
+                    self._finish_body()
+                    raise StopIteration
+            else:
+                self.remaining -= len(data)
+        return data
+
+    def _discard_body(self):
+        # HEAD (RFC 3875 §4.3.3): the script may write a body; let it finish
+        # and drop what it writes.
+        self.head_only = False
+        self.pending = b""
+        try:
+            while self._wait_output(time.monotonic() + self.timeout):
+                pass
+        except ScriptError as exc:
+            self._log("HEAD cut: %s" % exc)
+            self.kill()
+            self.close()
+            return
+        self._finish_body()
+
+    def _finish_body(self):
+        # stdout is done: collect the rest of stderr briefly, then reap.
+        deadline = time.monotonic() + _EXIT_GRACE
+        while self.stderr is not None and time.monotonic() < deadline:
+            for key, _ in self.selector.select(max(0.0, deadline - time.monotonic())):
+                data = os.read(key.fd, _READ)
+                if key.fd == self.stderr:
+                    self._stderr(data)
+                    if not data:
+                        self._unregister(key.fd)
+                        self.stderr = None
+                elif not data:
+                    self._unregister(key.fd)
+                    self.stdout = None
+        self.close()
+
+    killed = False
+
+    def close(self):
+        """End the request: kill what is left of the process group, reap the
+        child, close every pipe and join the body writer."""
+        if self.closed:
+            return
+        self.closed = True
+        process = self.process
+        code = process.poll()
+        if code is None and self.stdout is None:
+            try:
+                code = process.wait(_EXIT_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+        if code is None:
+            # The response was closed before the script finished (the
+            # client went away) or the script outstayed its output.
+            self._log("killed: the response ended before the script did")
+            self.kill()
+            code = process.wait()
+        # A script's backgrounded leftovers end with its request.
+        self._kill_group()
+        if code and not self.killed:
+            self._log(_describe_exit(code))
+        self.finish()
+
+    def kill(self):
+        """Kill the whole process group (grandchildren too)."""
+        self.killed = True
+        self._kill_group()
+
+    def _kill_group(self):
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def finish(self):
+        """Reap the child and release every resource (idempotent)."""
+        self.closed = True
+        process = self.process
+        if process.returncode is None:
+            process.wait()
+        try:
+            self.selector.close()
+        except (OSError, ValueError):
+            pass
+        for stream in (process.stdout, process.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        if self.writer is not None:
+            self.writer.join(5.0)
+        else:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+
+
+def _head_end(buffer, start):
+    """Where the head ends: ``(index of the LF ending the last header line,
+    bytes from there to the body)``, or ``(-1, 0)`` when the blank line has not
+    come yet.  Lines may end in LF or CRLF (RFC 3875 §6.2 says CRLF; scripts
+    send both); a buffer that starts with a blank line has an empty head."""
+    for blank in (b"\n", b"\r\n"):
+        if buffer.startswith(blank):
+            return 0, len(blank)
+    index = buffer.find(b"\n", start)
+    while index >= 0:
+        after = index + 1
+        if buffer[after : after + 1] == b"\r":
+            after += 1
+        if buffer[after : after + 1] == b"\n":
+            return index, after + 1 - index
+        index = buffer.find(b"\n", index + 1)
+    return -1, 0
+
+
+def _nph_status(block):
+    # An nph- script speaks HTTP itself: "HTTP/1.1 200 OK" comes first.
+    first, _, rest = block.partition(b"\n")
+    first = first.rstrip(b"\r")
+    if not first.startswith(b"HTTP/"):
+        return None, block
+    parts = first.split(None, 2)
+    if len(parts) < 2 or not (len(parts[1]) == 3 and parts[1].isdigit()) or parts[1][:1] not in b"12345":
+        raise ScriptError("invalid nph status line %r" % first[:80])
+    code = int(parts[1])
+    from .protocol import REASONS, has_control_chars
+
+    reason = parts[2].decode("latin-1").strip() if len(parts) > 2 else ""
+    if has_control_chars(reason):
+        raise ScriptError("invalid nph status line %r" % first[:80])
+    return "%d %s" % (code, reason or REASONS.get(code, "Unknown")), rest
+
+
+def _describe_exit(code):
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return "killed by signal %s" % name
+    return "exited with status %d" % code
+
+
+def _widen_pipe(fd):
+    # Bigger pipes mean fewer wake-ups when a script streams megabytes.
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+    except (ImportError, OSError):
+        pass

@@ -1,0 +1,424 @@
+"""WSGI → CGI: run CGI scripts as WSGI applications (the reverse adapter).
+
+``CGIScript`` runs one script per request, ``CGIDirectory`` a whole cgi-bin
+folder mapped the way Apache's ScriptAlias maps one.  Each request gets its
+own child process in its own process group; the request body is fed to its
+stdin by a thread while the main thread reads stdout and stderr, so no script
+can deadlock its host, and the response streams back in chunks.
+"""
+
+import os
+import sys
+
+from . import __version__
+from .child import ChildProcess, ScriptError, spawn
+from .protocol import from_latin1, parse_content_length, status_line, to_latin1
+
+__all__ = ["CGIScript", "CGIDirectory"]
+
+_ENV_PROXY = "HTTP_PROXY"
+_HEADER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_MAX_REDIRECTS = 10
+_SPOOL_IN_MEMORY = 1 << 20
+
+
+class _Options:
+    """What CGIScript and CGIDirectory share: how a child is started."""
+
+    def __init__(self, args, env, inherit_env, cwd, timeout, document_root, local_redirect):
+        self.args = tuple(os.fsencode(a) for a in args)
+        self.env = {_env_bytes(k): _env_bytes(v) for k, v in (env or {}).items()}
+        self.inherit_env = tuple(inherit_env)
+        self.cwd = cwd
+        self.timeout = float(timeout)
+        self.document_root = document_root
+        self.local_redirect = local_redirect
+
+
+class CGIScript:
+    """A WSGI application that runs the CGI script at ``path`` once per request.
+
+    ``args`` are extra command-line arguments, ``env`` extra environment
+    variables, ``inherit_env`` the names of the server's own variables the
+    script may see (nothing else of the server's environment reaches it),
+    ``cwd`` its working directory (default: the script's folder), ``timeout``
+    the seconds the script may stay silent before it is killed (504 before its
+    headers; the body is cut after them).  ``local_redirect``, a WSGI
+    application, serves a script's local redirect (``Location: /path``,
+    RFC 3875 §6.2.2) as a GET of that path; without it the redirect goes to the
+    client.  ``document_root`` sets DOCUMENT_ROOT and PATH_TRANSLATED.
+    """
+
+    def __init__(
+        self,
+        path,
+        *,
+        args=(),
+        env=None,
+        inherit_env=("PATH",),
+        cwd=None,
+        timeout=60.0,
+        document_root=None,
+        local_redirect=None,
+        interpreter=None,
+    ):
+        self.path = os.path.abspath(os.fsencode(path))
+        self.interpreter = interpreter
+        self.options = _Options(args, env, inherit_env, cwd, timeout, document_root, local_redirect)
+
+    def __call__(self, environ, start_response):
+        return _Request(environ, start_response, self.options).run(
+            self.path,
+            self.interpreter,
+            environ.get("SCRIPT_NAME", ""),
+            environ.get("PATH_INFO", ""),
+            self.options.local_redirect,
+        )
+
+
+class CGIDirectory:
+    """A WSGI application serving every CGI script in the folder ``root``.
+
+    As Apache's ScriptAlias: the leading PATH_INFO segments that name a
+    regular executable file under ``root`` choose the script, the rest becomes
+    its PATH_INFO and SCRIPT_NAME grows by the matched segments.  404 when
+    nothing matches; 403 for a folder or a file that is not executable, unless
+    ``interpreters`` maps its suffix to a program (``{".py": sys.executable}``).
+    Dot segments, empty segments, NUL bytes, dotfiles and symlinks that leave
+    ``root`` never run anything.  A script's local redirect under this
+    folder's own URL is served internally (up to 10 in a row).  Other options
+    as for ``CGIScript``.
+    """
+
+    def __init__(
+        self,
+        root,
+        *,
+        args=(),
+        env=None,
+        inherit_env=("PATH",),
+        cwd=None,
+        timeout=60.0,
+        document_root=None,
+        local_redirect=None,
+        interpreters=None,
+    ):
+        self.root = os.path.realpath(os.fsencode(root))
+        self.interpreters = {os.fsencode(k): v for k, v in (interpreters or {}).items()}
+        self.options = _Options(args, env, inherit_env, cwd, timeout, document_root, local_redirect)
+
+    def __call__(self, environ, start_response):
+        return self._serve(environ, start_response, 0)
+
+    def _serve(self, environ, start_response, redirects):
+        request = _Request(environ, start_response, self.options)
+        found = self.resolve(environ.get("PATH_INFO", ""))
+        if type(found) is int:
+            return request.error(found, "no script for %r under %s" % (environ.get("PATH_INFO", ""), os.fsdecode(self.root)))
+        script, interpreter, script_part, path_info = found
+        mount = environ.get("SCRIPT_NAME", "")
+
+        def redirect(location_environ, start_response):
+            # RFC 3875 §6.2.2: a local redirect is a new GET of that path.
+            if redirects >= _MAX_REDIRECTS:
+                return request.error(500, "more than %d local redirects in a row" % _MAX_REDIRECTS)
+            path = location_environ["PATH_INFO"]
+            if path.startswith(mount + "/"):
+                location_environ["SCRIPT_NAME"] = mount
+                location_environ["PATH_INFO"] = path[len(mount) :]
+                return self._serve(location_environ, start_response, redirects + 1)
+            if self.options.local_redirect is not None:
+                return self.options.local_redirect(location_environ, start_response)
+            return None
+
+        return request.run(script, interpreter, mount + script_part, path_info, redirect)
+
+    def resolve(self, path_info):
+        """Map a PATH_INFO to ``(script, interpreter, script_part, rest)``,
+        or to the HTTP status (400, 403 or 404) that refuses it."""
+        if "\0" in path_info:
+            return 400
+        raw = from_latin1(path_info) if path_info.isascii() or _is_latin1(path_info) else None
+        if raw is None or not raw.startswith(b"/"):
+            return 404
+        segments = raw[1:].split(b"/")
+        current = self.root
+        last = len(segments) - 1
+        for index, segment in enumerate(segments):
+            if segment == b"" and index == last:
+                return 403  # a folder itself, as "/cgi-bin/" is in Apache
+            if segment in (b"", b".", b"..") or segment.startswith(b"."):
+                return 404
+            current = os.path.join(current, segment)
+            try:
+                info = os.stat(current)
+            except (OSError, ValueError):
+                return 404
+            if _is_dir(info):
+                continue
+            if not _is_file(info):
+                return 403
+            # A symlink may point anywhere: the real file must stay under root.
+            real = os.path.realpath(current)
+            if not real.startswith(self.root + b"/"):
+                return 403
+            interpreter = self.interpreters.get(os.path.splitext(segment)[1])
+            if interpreter is None and not os.access(real, os.X_OK):
+                return 403
+            script_part = to_latin1(b"/" + b"/".join(segments[: index + 1]))
+            rest = segments[index + 1 :]
+            path_rest = to_latin1(b"/" + b"/".join(rest)) if rest else ""
+            return real if interpreter is None else current, interpreter, script_part, path_rest
+        return 403
+
+
+def _is_dir(info):
+    return info.st_mode & 0o170000 == 0o040000
+
+
+def _is_file(info):
+    return info.st_mode & 0o170000 == 0o100000
+
+
+def _is_latin1(text):
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _env_bytes(value):
+    if type(value) is bytes:
+        return value
+    return os.fsencode(value)
+
+
+def _meta_bytes(value):
+    # PEP 3333 native strings carry raw bytes as latin-1; a server that broke
+    # that rule gets its text as UTF-8.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
+
+
+class _Request:
+    """One request to one script: meta-variables, body, child, response."""
+
+    def __init__(self, environ, start_response, options):
+        self.environ = environ
+        self.start_response = start_response
+        self.options = options
+        self.errors = environ.get("wsgi.errors") or sys.stderr
+
+    def log(self, message):
+        try:
+            self.errors.write("wsgicgi: %s\n" % (message,))
+            self.errors.flush()
+        except Exception:
+            pass
+
+    def error(self, code, reason):
+        """Answer ``code`` with a short generic body; the reason goes to the log."""
+        self.log("%d: %s" % (code, reason))
+        body = (status_line(code) + "\n").encode("ascii")
+        self.start_response(
+            status_line(code),
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    def run(self, script, interpreter, script_name, path_info, redirect):
+        environ = self.environ
+        for name in ("PATH_INFO", "QUERY_STRING", "SCRIPT_NAME"):
+            if "\0" in environ.get(name, ""):
+                return self.error(400, "NUL byte in %s" % name)
+        body, length = self.request_body()
+        if body is None:
+            return self.error(400, "invalid CONTENT_LENGTH %r" % (environ.get("CONTENT_LENGTH"),))
+        argv = [script]
+        if interpreter is not None:
+            argv.insert(0, os.fsencode(interpreter))
+        argv.extend(self.options.args)
+        child_env = self.meta_variables(script, script_name, path_info, length)
+        name = os.fsdecode(os.path.basename(script))
+        try:
+            child = spawn(argv, child_env, self.cwd(script), body, length, self.errors, name, self.options.timeout)
+        except OSError as exc:
+            return self.error(500, "cannot run %s: %s" % (os.fsdecode(script), exc))
+        try:
+            head = child.read_head(nph=name.startswith("nph-"))
+        except ScriptError as exc:
+            child.kill()
+            code = 504 if exc.timeout else 502
+            child.finish()
+            return self.error(code, "%s: %s" % (name, exc))
+        except BaseException:
+            child.kill()
+            child.finish()
+            raise
+        status, headers = head
+        location = _header(headers, "location")
+        if location is not None and location.startswith("/") and status in (None, "200 OK") and redirect is not None:
+            target = self.redirect_environ(location)
+            child.kill()
+            child.finish()
+            result = redirect(target, self.start_response)
+            if result is not None:
+                return result
+            status = None
+        if status is None:
+            # RFC 3875 §6.2.3: a Location without Status is a client redirect.
+            status = "302 Found" if location is not None else "200 OK"
+        child.head_only = environ.get("REQUEST_METHOD") == "HEAD"
+        self.start_response(status, headers)
+        return child
+
+    def request_body(self):
+        """The body source and its length, or ``(None, None)`` if invalid."""
+        environ = self.environ
+        length = parse_content_length(environ.get("CONTENT_LENGTH"))
+        if length is None:
+            return None, None
+        stream = environ.get("wsgi.input")
+        if length or stream is None:
+            return stream, length
+        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+        if environ.get("CONTENT_LENGTH") or not (chunked or environ.get("wsgi.input_terminated")):
+            return None if stream is None else stream, 0
+        # A body without a length (chunked): scripts expect CONTENT_LENGTH,
+        # so spool it first and give them its size.
+        import tempfile
+
+        spool = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
+        size = 0
+        while True:
+            data = stream.read(1 << 16)
+            if not data:
+                break
+            spool.write(data)
+            size += len(data)
+        spool.seek(0)
+        return spool, size
+
+    def cwd(self, script):
+        if self.options.cwd is not None:
+            return self.options.cwd
+        return os.path.dirname(script)
+
+    def meta_variables(self, script, script_name, path_info, length):
+        """The child's environment: RFC 3875 §4.1 meta-variables from the WSGI
+        environ, the extras scripts read, ``env=`` and ``inherit_env`` only."""
+        environ = self.environ
+        out = {}
+        for name in self.options.inherit_env:
+            value = os.environb.get(os.fsencode(name)) if hasattr(os, "environb") else None
+            if value is not None:
+                out[os.fsencode(name)] = value
+        out.update(self.options.env)
+        meta = {
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_SOFTWARE": environ.get("SERVER_SOFTWARE") or "wsgicgi/" + __version__,
+            "SERVER_NAME": environ.get("SERVER_NAME", "localhost"),
+            "SERVER_PORT": str(environ.get("SERVER_PORT", "80")),
+            "SERVER_PROTOCOL": environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
+            "REQUEST_METHOD": environ.get("REQUEST_METHOD", "GET"),
+            "SCRIPT_NAME": script_name,
+            "QUERY_STRING": environ.get("QUERY_STRING", ""),
+            "SCRIPT_FILENAME": to_latin1(os.path.abspath(script)),
+            "REQUEST_URI": self.request_uri(),
+        }
+        remote_addr = environ.get("REMOTE_ADDR")
+        if remote_addr:
+            meta["REMOTE_ADDR"] = remote_addr
+            # RFC 3875 §4.1.9: REMOTE_ADDR when the host name is not known.
+            meta["REMOTE_HOST"] = environ.get("REMOTE_HOST") or remote_addr
+        for name in ("REMOTE_PORT", "REMOTE_USER", "AUTH_TYPE", "SERVER_ADDR"):
+            if environ.get(name):
+                meta[name] = str(environ[name])
+        if path_info:
+            meta["PATH_INFO"] = path_info
+        document_root = self.options.document_root or environ.get("DOCUMENT_ROOT")
+        if document_root:
+            root = document_root if type(document_root) is str and "DOCUMENT_ROOT" in environ else None
+            meta["DOCUMENT_ROOT"] = root or to_latin1(os.fsencode(document_root))
+            if path_info:
+                # RFC 3875 §4.1.6: PATH_INFO mapped onto the document tree.
+                meta["PATH_TRANSLATED"] = meta["DOCUMENT_ROOT"].rstrip("/") + path_info
+        if environ.get("wsgi.url_scheme") == "https":
+            meta["HTTPS"] = "on"
+            meta["REQUEST_SCHEME"] = "https"
+        else:
+            meta["REQUEST_SCHEME"] = "http"
+        if length:
+            meta["CONTENT_LENGTH"] = str(length)
+            if environ.get("CONTENT_TYPE"):
+                meta["CONTENT_TYPE"] = environ["CONTENT_TYPE"]
+        authenticated = "REMOTE_USER" in meta
+        for key, value in environ.items():
+            if not key.startswith("HTTP_") or type(value) is not str:
+                continue
+            # httpoxy (CVE-2016-5385): "Proxy:" must never become HTTP_PROXY,
+            # which HTTP clients in the script read as their proxy.
+            if key == _ENV_PROXY or key in ("HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"):
+                continue
+            if len(key) < 6 or not _HEADER_CHARS.issuperset(key):
+                continue
+            # RFC 3875 §4.1.18: credentials the server checked stay with it.
+            if authenticated and key == "HTTP_AUTHORIZATION":
+                continue
+            if "\0" in value:
+                continue
+            meta[key] = value
+        for key, value in meta.items():
+            out[key.encode("ascii")] = _meta_bytes(value)
+        return out
+
+    def request_uri(self):
+        environ = self.environ
+        uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+        if uri:
+            return uri
+        from urllib.parse import quote
+
+        path = quote(from_latin1(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")))
+        query = environ.get("QUERY_STRING")
+        return path + ("?" + query if query else "")
+
+    def redirect_environ(self, location):
+        """The environ of a GET of ``location`` (a local redirect)."""
+        from urllib.parse import unquote_to_bytes
+
+        path, _, query = location.partition("?")
+        environ = dict(self.environ)
+        environ.update(
+            REQUEST_METHOD="GET",
+            SCRIPT_NAME="",
+            PATH_INFO=to_latin1(unquote_to_bytes(from_latin1(path))),
+            QUERY_STRING=query,
+            REQUEST_URI=location,
+        )
+        environ.pop("CONTENT_LENGTH", None)
+        environ.pop("CONTENT_TYPE", None)
+        environ.pop("RAW_URI", None)
+        environ["wsgi.input"] = _EMPTY
+        return environ
+
+
+class _Empty:
+    def read(self, size=-1):
+        return b""
+
+    def readline(self, size=-1):
+        return b""
+
+
+_EMPTY = _Empty()
+
+
+def _header(headers, name):
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
