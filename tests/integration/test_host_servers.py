@@ -1,0 +1,125 @@
+"""CGIDirectory under real WSGI servers (gunicorn sync and gthread, waitress),
+spoken to over HTTP on 127.0.0.1."""
+
+import hashlib
+import http.client
+import os
+import threading
+import time
+
+import pytest
+
+from wsgi_servers import rss_kib, serving
+
+pytestmark = pytest.mark.integration
+
+KINDS = ["waitress", "gunicorn-sync", "gunicorn-gthread"]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def server(request):
+    with serving(request.param, "host_app:app", env={"CGI_TIMEOUT": "2"}) as server:
+        yield server
+
+
+def request(server, method, path, body=None, headers=None, timeout=60):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_get(server):
+    status, headers, body = request(server, "GET", "/hello.sh")
+    assert (status, body) == (200, b"hello from sh\n")
+    assert headers["Content-Type"] == "text/plain"
+
+
+def test_path_info_and_query(server):
+    status, _, body = request(server, "GET", "/sub/deep.sh/a%20b/c?x=1")
+    assert body == b"SCRIPT_NAME=/sub/deep.sh PATH_INFO=/a b/c\n"
+
+
+def test_20_mb_post_echoed(server):
+    data = os.urandom(20 * 1024 * 1024)
+    status, _, body = request(server, "POST", "/echo.pl", body=data, headers={"Content-Type": "application/octet-stream"})
+    assert status == 200
+    assert hashlib.sha256(body).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_chunked_post_gets_a_content_length(server):
+    chunks = [b"part-%d;" % i * 1000 for i in range(20)]
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.request("POST", "/echo.pl", body=iter(chunks), encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 200 and response.read() == b"".join(chunks)
+    finally:
+        connection.close()
+
+
+def test_200_mb_download_streams_with_bounded_server_memory(server):
+    size = 200 * 1024 * 1024
+    before = sum(rss_kib(pid) for pid in server.tree())
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], sum(rss_kib(pid) for pid in server.tree()))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        # big.sh reads SIZE from its environment; route through a wrapper path.
+        connection.request("GET", "/big200.sh")
+        response = connection.getresponse()
+        assert response.status == 200
+        total = 0
+        while True:
+            chunk = response.read(1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+    finally:
+        connection.close()
+        done.set()
+        sampler.join()
+    assert total == size
+    assert peak[0] - before < 64 * 1024, "server RSS grew by %d KiB" % (peak[0] - before)
+
+
+def test_timeout_is_504(server):
+    started = time.monotonic()
+    status, _, body = request(server, "GET", "/slow.sh")
+    assert status == 504 and time.monotonic() - started < 15
+    assert "no output for 2 seconds" in server.log()
+
+
+def test_missing_and_forbidden(server):
+    assert request(server, "GET", "/nope.sh")[0] == 404
+    assert request(server, "GET", "/not_exec.sh")[0] == 403
+    assert request(server, "GET", "/../../etc/passwd")[0] in (400, 404)
+
+
+def test_concurrent_clients(server):
+    results = []
+
+    def worker(n):
+        data = b"%d" % n * 5000
+        results.append(request(server, "POST", "/echo.pl", body=data)[2] == data)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [True] * 16

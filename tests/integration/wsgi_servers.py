@@ -1,0 +1,101 @@
+"""Start gunicorn or waitress on 127.0.0.1 as a subprocess, for tests.
+
+``serving(kind, app_spec, env)`` is a context manager yielding a ``Server``
+with its base URL and pid; the server is stopped (and killed if need be)
+when the block ends, whatever happened.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# kind -> command line (after the interpreter); {port} and {app} filled in.
+COMMANDS = {
+    "waitress": ["-m", "waitress", "--listen=127.0.0.1:{port}", "--threads=8", "{app}"],
+    "gunicorn-sync": ["-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "2", "-k", "sync", "{app}"],
+    "gunicorn-gthread": [
+        "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "8", "{app}",
+    ],
+}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, process, port, log_path):
+        self.process = process
+        self.port = port
+        self.url = "http://127.0.0.1:%d" % port
+        self.log_path = log_path
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def tree(self):
+        """The server's pid and its children's (gunicorn's workers)."""
+        pids = [self.pid]
+        for task in os.listdir("/proc/%d/task" % self.pid):
+            with open("/proc/%d/task/%s/children" % (self.pid, task)) as f:
+                pids.extend(int(p) for p in f.read().split())
+        return pids
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@contextlib.contextmanager
+def serving(kind, app_spec, env=None, cwd=HERE, log_dir="/tmp"):
+    port = free_port()
+    argv = [sys.executable] + [part.format(port=port, app=app_spec) for part in COMMANDS[kind]]
+    environ = dict(os.environ)
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [HERE, environ.get("PYTHONPATH")]))
+    environ.update(env or {})
+    log_path = os.path.join(log_dir, "wsgicgi-%s-%d.log" % (kind, port))
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    server = Server(process, port, log_path)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("%s exited at start:\n%s" % (kind, server.log()))
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("%s did not listen within 30 s:\n%s" % (kind, server.log()))
+                time.sleep(0.05)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        with contextlib.suppress(OSError):
+            os.unlink(log_path)
