@@ -218,11 +218,8 @@ class ChildProcess:
         return status, kept
 
     def _exit_note(self):
-        try:
-            code = self.process.wait(0.2)
-        except subprocess.TimeoutExpired:
-            return ""
-        return " (%s)" % _describe_exit(code)
+        code = _wait_exit(self.process, 0.2)
+        return "" if code is None else " (%s)" % _describe_exit(code)
 
     # -- the WSGI iterable -----------------------------------------------
 
@@ -304,10 +301,7 @@ class ChildProcess:
         process = self.process
         code = process.poll()
         if code is None and self.stdout is None:
-            try:
-                code = process.wait(_EXIT_GRACE)
-            except subprocess.TimeoutExpired:
-                pass
+            code = _wait_exit(process, _EXIT_GRACE)
         if code is None:
             # The response was closed before the script finished (the
             # client went away) or the script outstayed its output.
@@ -402,6 +396,33 @@ def _describe_exit(code):
             name = str(-code)
         return "killed by signal %s" % name
     return "exited with status %d" % code
+
+
+def _wait_exit(process, timeout):
+    """The exit status of ``process`` within ``timeout`` seconds, else None.
+
+    ``Popen.wait(timeout)`` polls with sleeps that cost a millisecond or more
+    per request; a pidfd (Linux 5.3+) wakes up exactly when the child exits.
+    """
+    code = process.poll()
+    if code is not None:
+        return code
+    try:
+        import select
+
+        fd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.poll(timeout * 1000)
+    finally:
+        os.close(fd)
+    return process.poll()
 
 
 def _widen_pipe(fd):
