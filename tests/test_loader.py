@@ -50,6 +50,17 @@ def test_app_fallback_and_missing_both(modules):
         load_app("ldr_c")
 
 
+def test_module_named_wsgi_is_a_module_unless_such_a_file_exists(modules, monkeypatch):
+    # Django's standard layout: mysite/wsgi.py, loaded as "mysite.wsgi:application".
+    (modules / "ldr_site").mkdir()
+    (modules / "ldr_site" / "__init__.py").write_text("")
+    (modules / "ldr_site" / "wsgi.py").write_text("def application(e, s): return [b'module']\n")
+    monkeypatch.chdir(modules)
+    assert load_app("ldr_site.wsgi:application")({}, None) == [b"module"]
+    (modules / "ldr_file.wsgi").write_text("def application(e, s): return [b'file']\n")
+    assert load_app("ldr_file.wsgi")({}, None) == [b"file"]
+
+
 def test_file_with_a_name_that_is_not_an_identifier(tmp_path):
     path = tmp_path / "my-site.wsgi"
     path.write_text("def application(e, s): return [b'x']\n")

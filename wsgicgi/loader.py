@@ -11,8 +11,6 @@ import sys
 
 __all__ = ["load_app", "AppLoadError"]
 
-_FILE_SUFFIXES = (".py", ".wsgi")
-
 
 class AppLoadError(Exception):
     """APP names nothing that can be loaded as a WSGI callable."""
@@ -21,7 +19,7 @@ class AppLoadError(Exception):
 def load_app(spec):
     """Return the WSGI callable that ``spec`` names."""
     target, attr = _split(spec)
-    if target.endswith(_FILE_SUFFIXES) or os.sep in target or (os.altsep and os.altsep in target):
+    if _names_file(target):
         module = _load_file(target)
     else:
         if not target:
@@ -29,6 +27,13 @@ def load_app(spec):
         __import__(target)
         module = sys.modules[target]
     return _resolve(module, attr, spec)
+
+
+def _names_file(target):
+    if os.sep in target or (os.altsep and os.altsep in target) or target.endswith(".py"):
+        return True
+    # "mysite.wsgi" is also Django's module name: a file only if one exists.
+    return target.endswith(".wsgi") and os.path.isfile(target)
 
 
 def _split(spec):

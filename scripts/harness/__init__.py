@@ -1,0 +1,1 @@
+"""Real-server harnesses shared by the integration tests and the benchmark."""

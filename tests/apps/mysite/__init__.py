@@ -1,0 +1,1 @@
+"""A Django project package laid out as django-admin startproject makes one."""
