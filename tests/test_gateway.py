@@ -163,6 +163,8 @@ def test_httpoxy_proxy_header_never_becomes_http_proxy():
         ({"REDIRECT_HTTP_AUTHORIZATION": "Basic YTpi"}, "Basic YTpi"),
         ({"REDIRECT_HTTP_AUTHORIZATION": "Basic YTpi", "HTTP_AUTHORIZATION": "Bearer t"}, "Bearer t"),
         ({}, None),
+        # The rewrite recipe sets it empty when the client sent no header.
+        ({"REDIRECT_HTTP_AUTHORIZATION": ""}, None),
     ],
 )
 def test_authorization_from_mod_rewrite(env, expected):

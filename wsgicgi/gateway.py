@@ -22,6 +22,7 @@ _DEFAULTS = (
 )
 _TRUE = ("on", "1", "yes", "ON", "On", "YES", "Yes", "true")
 _CHUNK = 1 << 16
+_BIG = 1 << 24  # reads above this go block by block
 
 
 class BadRequest(ValueError):
@@ -44,18 +45,35 @@ class InputStream:
 
     def read(self, size=-1):
         remaining = self._remaining
-        if remaining <= 0:
+        if remaining <= 0 or size == 0:
             return b""
         if size is None or size < 0 or size > remaining:
             size = remaining
+        if size > _BIG:
+            return self._read_big(size)
         data = self._stream.read(size)
         # A short body (client or server gave up): EOF ends the input.
         self._remaining = remaining - len(data) if data else 0
         return data
 
+    def _read_big(self, size):
+        # A buffered stream allocates ``size`` bytes before reading: a
+        # CONTENT_LENGTH of a terabyte over a short body would be a
+        # MemoryError.  Read in blocks until EOF instead.
+        parts = []
+        while size > 0:
+            data = self._stream.read(min(size, _BIG))
+            if not data:
+                self._remaining = 0
+                break
+            parts.append(data)
+            size -= len(data)
+            self._remaining -= len(data)
+        return b"".join(parts)
+
     def readline(self, size=-1):
         remaining = self._remaining
-        if remaining <= 0:
+        if remaining <= 0 or size == 0:
             return b""
         if size is None or size < 0 or size > remaining:
             size = remaining
@@ -131,7 +149,11 @@ def _read_cgi_variables(environ):
         # Windows: os.environ holds real text; IIS passes UTF-8 URLs.
         return {k: _native(v, "utf-8") for k, v in os.environ.items()}
     encoding = sys.getfilesystemencoding()
-    return {_native(k, encoding): _native(v, encoding) for k, v in environ.items()}
+    try:
+        return {_native(k, encoding): _native(v, encoding) for k, v in environ.items()}
+    except UnicodeEncodeError as exc:
+        # A str that os.environ cannot have made (a lone surrogate).
+        raise BadRequest("meta-variable is not bytes the server could send: %s" % exc) from None
 
 
 def build_environ(cgi_variables, stdin, errors):
@@ -144,8 +166,9 @@ def build_environ(cgi_variables, stdin, errors):
     # httpoxy (CVE-2016-5385): HTTP_PROXY is the client's "Proxy" header, never
     # a proxy setting; drop it so no library in the app routes through it.
     env.pop("HTTP_PROXY", None)
-    # mod_rewrite on shared hosts passes Authorization only as this.
-    if "HTTP_AUTHORIZATION" not in env and "REDIRECT_HTTP_AUTHORIZATION" in env:
+    # mod_rewrite on shared hosts passes Authorization only as this (empty
+    # when the request had none: then there is no header to restore).
+    if "HTTP_AUTHORIZATION" not in env and env.get("REDIRECT_HTTP_AUTHORIZATION"):
         env["HTTP_AUTHORIZATION"] = env["REDIRECT_HTTP_AUTHORIZATION"]
     for name, default in _DEFAULTS:
         if name not in env:
@@ -156,8 +179,24 @@ def build_environ(cgi_variables, stdin, errors):
     if env.get("SERVER_SOFTWARE", "").startswith("Microsoft-IIS"):
         # IIS puts SCRIPT_NAME in front of PATH_INFO.
         script_name = env["SCRIPT_NAME"]
-        if script_name and env["PATH_INFO"].startswith(script_name):
-            env["PATH_INFO"] = env["PATH_INFO"][len(script_name):]
+        rest = env["PATH_INFO"][len(script_name):]
+        if script_name and env["PATH_INFO"].startswith(script_name) and rest[:1] in ("", "/"):
+            env["PATH_INFO"] = rest
+    # RFC 3875 §4.1.5, §4.1.13: both are "" or start with "/"; PEP 3333 wants
+    # SCRIPT_NAME "" rather than "/" for an application at the root.
+    if env["SCRIPT_NAME"] == "/":
+        env["SCRIPT_NAME"] = ""
+        if env["PATH_INFO"][:1] != "/":
+            env["PATH_INFO"] = "/" + env["PATH_INFO"]
+    if env["SCRIPT_NAME"][:1] not in ("", "/") or env["PATH_INFO"][:1] not in ("", "/"):
+        raise BadRequest("SCRIPT_NAME %r or PATH_INFO %r does not start with /" % (env["SCRIPT_NAME"][:40], env["PATH_INFO"][:40]))
+    # PEP 3333: the body's length and type are CONTENT_LENGTH and CONTENT_TYPE
+    # only; a server's HTTP_ copies of those headers would disagree with them.
+    if "HTTP_CONTENT_LENGTH" in env or "HTTP_CONTENT_TYPE" in env:
+        env.pop("HTTP_CONTENT_LENGTH", None)
+        content_type = env.pop("HTTP_CONTENT_TYPE", None)
+        if content_type is not None and "CONTENT_TYPE" not in env:
+            env["CONTENT_TYPE"] = content_type
     length = parse_content_length(env.get("CONTENT_LENGTH"))
     if length is None:
         raise BadRequest("invalid CONTENT_LENGTH %r" % (env["CONTENT_LENGTH"][:40],))
@@ -200,8 +239,23 @@ class _Response:
             raise AssertionError("start_response() called again without exc_info (PEP 3333)")
         check_status(status)
         check_headers(headers)
+        length = None
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "status":
+                # RFC 3875 §6.3.3: the gateway's own Status line carries it.
+                raise ValueError("a Status header is not allowed; pass the status to start_response")
+            if lower == "content-length":
+                # RFC 7230 §3.3.2: 1*DIGIT, one value; anything else lets a
+                # proxy and the client disagree on where the response ends.
+                n = parse_content_length(value) if value else None
+                if n is None or (length is not None and n != length):
+                    raise ValueError("invalid Content-Length %r" % (value[:40],))
+                length = n
         self.status = status
-        self.headers = headers
+        # A copy: the application may change its list after this call, past
+        # the checks above (a CR/LF there would split the response).
+        self.headers = list(headers)
         return self.write
 
     def write(self, data):
@@ -382,17 +436,17 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
         stdout = sys.stdout.buffer
     if stderr is None:
         stderr = sys.stderr
-    variables = _read_cgi_variables(environ)
-    head = variables.get("REQUEST_METHOD") == "HEAD"
-    response = _Response(stdout, stderr, head)
+    response = _Response(stdout, stderr, False)
     try:
+        variables = _read_cgi_variables(environ)
+        response.head = variables.get("REQUEST_METHOD") == "HEAD"
         env = build_environ(variables, stdin, stderr)
     except BadRequest as exc:
         from .errors import error_response
 
         response.log("wsgicgi: 400 Bad Request: %s" % exc)
         try:
-            stdout.write(error_response(400, head=head))
+            stdout.write(error_response(400, head=response.head))
             stdout.flush()
         except BrokenPipeError:
             _client_gone(response, stdout, default_stdout)

@@ -104,7 +104,7 @@ def check_status(status):
         len(status) < 5
         or not (code.isascii() and code.isdigit())
         or status[3] != " "
-        or not status[4:].strip()
+        or not status[4:].strip(" \t")  # RFC 7230 §3.1.2: obs-text is a reason too
         or code[0] not in "12345"
         or has_control_chars(status)
         or not _is_latin1(status)
@@ -161,13 +161,22 @@ def parse_content_length(value):
 
     Returns the length (0 when absent or empty) or ``None`` when the value is
     not a plain run of ASCII digits (RFC 3875 §4.1.2: ``1*digit``).  Python's
-    ``int()`` would accept ``+5``, `` 5 ``, ``5_0`` and non-ASCII digits.
+    ``int()`` would accept ``+5``, `` 5 ``, ``5_0`` and non-ASCII digits.  A
+    length of more than 640 significant digits comes back as ``2**63 - 1``.
     """
     if value is None or value == "":
         return 0
     if value.isascii() and value.isdigit():
-        return int(value)
+        digits = value.lstrip("0")
+        if len(digits) > 640:
+            # int() refuses more than sys.get_int_max_str_digits() digits (at
+            # least 640): such a length only means "more than there is".
+            return _HUGE
+        return int(digits or "0")
     return None
+
+
+_HUGE = (1 << 63) - 1
 
 
 def status_line(code):
@@ -188,27 +197,31 @@ def parse_cgi_headers(block):
     continues the previous header's value, as RFC 3875 §6.3 allows.
     """
     text = block.decode("latin-1")
-    status = None
-    headers = []
+    # Unfold first, into logical lines: gluing each continuation onto a
+    # growing value would be quadratic in the number of lines.
+    logical = []
     for line in text.split("\n"):
         if line.endswith("\r"):
             line = line[:-1]
         if line == "":
             raise CGIResponseError("empty line inside the header block")
         if line[0] in " \t":
-            if not headers:
+            if not logical:
                 raise CGIResponseError("continuation line before any header: %r" % (line[:80],))
-            name, value = headers[-1]
-            headers[-1] = (name, value + " " + line.strip(" \t"))
-            if has_control_chars(headers[-1][1]):
-                raise CGIResponseError("control character in header %r" % (name,))
-            continue
-        name, colon, value = line.partition(":")
+            logical[-1].append(line.strip(" \t"))
+        else:
+            logical.append([line])
+    status = None
+    headers = []
+    for parts in logical:
+        name, colon, value = parts[0].partition(":")
         if not colon:
-            raise CGIResponseError("header line without a colon: %r" % (line[:80],))
+            raise CGIResponseError("header line without a colon: %r" % (parts[0][:80],))
         if not is_token(name):
             raise CGIResponseError("invalid header name %r" % (name[:80],))
         value = value.strip(" \t")
+        if len(parts) > 1:
+            value = " ".join([p for p in [value] + parts[1:] if p])
         if has_control_chars(value):
             raise CGIResponseError("control character in header %r" % (name,))
         if name.lower() == "status":
