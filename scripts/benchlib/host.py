@@ -1,0 +1,369 @@
+"""``scripts/bench host``: legacy CGI scripts served through WSGI (issue 3).
+
+The same two tiny scripts (``/bin/sh`` and compiled C, both printing hello)
+behind every contender, loaded by ``wrk`` from its own process on 127.0.0.1:
+
+- wsgicgi's ``CGIDirectory`` under gunicorn and under waitress;
+- Paste's ``CGIApplication`` under the same two servers;
+- Apache httpd with mod_cgi (prefork) and mod_cgid (event), a private instance
+  from scripts/harness/apache.py;
+- CPython 3.11's ``python -m http.server --cgi``;
+- the floor: fork+exec+wait of the script alone, no HTTP.
+
+All servers run at once and the contenders take turns (round-robin), so load
+from elsewhere on the machine hits them alike.  Then a 1 GiB response streams
+through each server while the RSS of its processes is sampled.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import common, load
+from .common import MB, log, summarize, table, verdict
+from .gateway import _size
+
+HELLO = b"Hello, world!\n"
+HELLO_SH = """\
+#!/bin/sh
+printf 'Content-Type: text/plain\\r\\n\\r\\nHello, world!\\n'
+"""
+BIG_SH = """\
+#!/bin/sh
+printf 'Content-Type: application/octet-stream\\r\\nContent-Length: {size}\\r\\n\\r\\n'
+exec /bin/cat {path}
+"""
+
+APPS = '''\
+"""The WSGI apps of scripts/bench host: a cgi-bin folder mounted at /cgi-bin/."""
+
+CGI_DIR = {cgi!r}
+
+
+def _not_found(start_response):
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not found\\n"]
+
+
+def _mount(environ):
+    # /cgi-bin/<script><rest> -> SCRIPT_NAME /cgi-bin, PATH_INFO /<script><rest>
+    path = environ.get("PATH_INFO", "")
+    if not path.startswith("/cgi-bin/"):
+        return None
+    environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + "/cgi-bin"
+    environ["PATH_INFO"] = path[len("/cgi-bin"):]
+    return environ
+
+
+def _wsgicgi():
+    from wsgicgi import CGIDirectory
+
+    inner = CGIDirectory(CGI_DIR)
+
+    def app(environ, start_response):
+        if _mount(environ) is None:
+            return _not_found(start_response)
+        return inner(environ, start_response)
+
+    return app
+
+
+def _paste():
+    import os
+
+    from paste.cgiapp import CGIApplication
+
+    scripts = {{name: CGIApplication(None, os.path.join(CGI_DIR, name), include_os_environ=False)
+               for name in os.listdir(CGI_DIR)}}
+
+    def app(environ, start_response):
+        if _mount(environ) is None:
+            return _not_found(start_response)
+        name, _, rest = environ["PATH_INFO"][1:].partition("/")
+        script = scripts.get(name)
+        if script is None:
+            return _not_found(start_response)
+        environ["SCRIPT_NAME"] += "/" + name
+        environ["PATH_INFO"] = "/" + rest if rest else ""
+        return script(environ, start_response)
+
+    return app
+
+
+wsgicgi_app = _wsgicgi()
+paste_app = _paste()
+'''
+
+# The competitors live in their own venv: Paste and setuptools bring .pth
+# files that would slow every Python start in the gateway's venv.
+SERVER_PACKAGES = ["gunicorn", "waitress", "paste"] + common.extra_requirements("serve")
+# gunicorn: one sync worker per core would leave wrk's extra connections
+# waiting in the backlog; gthread keeps connections alive like the others.
+GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "4"]
+WAITRESS_THREADS = "4"
+SCRIPTS = (("sh", "hello.sh"), ("C", "hello"))
+
+
+def _host_ready(venv):
+    probe = subprocess.run([venv.python, "-c", "from wsgicgi import CGIDirectory"], env=common.clean_env(),
+                           capture_output=True, text=True, timeout=60)
+    return probe.returncode == 0, probe.stderr.strip().splitlines()[-1:] or [""]
+
+
+def make_site(work, big_file, size):
+    """A world-readable site under /tmp (Apache runs scripts as www-data,
+    http.server as nobody): cgi-bin/hello.sh, cgi-bin/hello, cgi-bin/big.sh."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="wsgicgi-bench-site-", dir="/tmp"))
+    root.chmod(0o755)
+    cgi = root / "cgi-bin"
+    cgi.mkdir()
+    cgi.chmod(0o755)
+    (cgi / "hello.sh").write_text(HELLO_SH)
+    (cgi / "big.sh").write_text(BIG_SH.format(size=size, path=big_file))
+    hello = common.build_c("hello", cgi / "hello")
+    if hello is None:
+        raise SystemExit("bench: host needs a C compiler (cc) for the C hello script")
+    for name in ("hello.sh", "big.sh", "hello"):
+        (cgi / name).chmod(0o755)
+    (root / "index.html").write_text("<p>bench</p>\n")
+    (root / "index.html").chmod(0o644)
+    return root, cgi
+
+
+def servers(args, venv, work, root, cgi):
+    """name -> (label, server object not yet started), in report order."""
+    apps = work / "hostapps.py"
+    apps.write_text(APPS.format(cgi=str(cgi)))
+    venv.compile(work)
+    env = common.clean_env(PYTHONPATH=str(work))
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    out = {}
+    gunicorn = str(venv.bin / "gunicorn")
+    waitress = str(venv.bin / "waitress-serve")
+    for kind in ("wsgicgi", "paste"):
+        out[kind + "-gunicorn"] = (
+            "%s under gunicorn (gthread, 2 workers × 4 threads)" % _what(kind),
+            load.ProcessServer([gunicorn, *GUNICORN, "-b", "127.0.0.1:{port}", "--log-level", "warning",
+                                "hostapps:%s_app" % kind], env, str(work), logs / (kind + "-gunicorn.log")))
+        out[kind + "-waitress"] = (
+            "%s under waitress (4 threads)" % _what(kind),
+            load.ProcessServer([waitress, "--listen=127.0.0.1:{port}", "--threads=" + WAITRESS_THREADS,
+                                "hostapps:%s_app" % kind], env, str(work), logs / (kind + "-waitress.log")))
+    sys.path.insert(0, str(common.ROOT / "scripts"))
+    try:
+        from harness import apache as harness
+    except ImportError:
+        harness = None
+    if harness is not None and harness.available():
+        out["apache-cgi"] = ("Apache httpd 2.4, mod_cgi (prefork)", load.ApacheServer(harness.Apache(str(cgi), module="cgi")))
+        out["apache-cgid"] = ("Apache httpd 2.4, mod_cgid (event)", load.ApacheServer(harness.Apache(str(cgi), module="cgid")))
+    else:
+        log("bench: Apache (scripts/harness/apache.py or /usr/sbin/apache2) missing: skipped")
+    py311 = common.real_python("3.11")
+    if py311:
+        out["http.server"] = (
+            "CPython 3.11 `http.server --cgi`",
+            load.ProcessServer([py311, "-m", "http.server", "--cgi", "--bind", "127.0.0.1", "{port}"],
+                               common.clean_env(), str(root), logs / "http.server.log"))
+    else:
+        log("bench: Python 3.11 not found: http.server skipped")
+    return out
+
+
+def _what(kind):
+    return "wsgicgi `CGIDirectory`" if kind == "wsgicgi" else "Paste `CGIApplication`"
+
+
+def floor(spawnloop, cgi, script, seconds, jobs):
+    proc = subprocess.run([spawnloop, "%g" % seconds, str(jobs), str(cgi / script)], capture_output=True,
+                          text=True, timeout=seconds + 60)
+    if proc.returncode != 0:
+        raise SystemExit("bench: spawnloop failed: %s" % proc.stderr)
+    count, elapsed = proc.stdout.split()
+    return int(count) / float(elapsed)
+
+
+def run(args):
+    t_start = time.monotonic()
+    info = common.machine_info()
+    if not (common.ROOT / "wsgicgi" / "host.py").exists():
+        raise SystemExit("bench host: wsgicgi/host.py (CGIScript, CGIDirectory) does not exist yet: nothing to measure")
+    venv = common.bench_venv(args.python, SERVER_PACKAGES, suffix="-servers", fresh=args.fresh_venv)
+    ok, why = _host_ready(venv)
+    if not ok:
+        raise SystemExit("bench host: `from wsgicgi import CGIDirectory` fails in the bench venv: %s" % why[0])
+    if not load.ensure_wrk():
+        raise SystemExit("bench host: wrk is missing and could not be installed")
+    spawnloop = common.build_c("spawnloop")
+    if spawnloop is None:
+        raise SystemExit("bench host: needs a C compiler (cc)")
+    connections = args.connections or 4
+    work = common.RESULTS / "work" / "host"
+    work.mkdir(parents=True, exist_ok=True)
+    size = args.size_mib << 20
+    big_file = Path(args.big_file)
+    from .gateway import ensure_big_file
+
+    ensure_big_file(big_file, size)
+    os.chmod(big_file, 0o644)
+    root, cgi = make_site(work, big_file, size)
+    contenders = servers(args, venv, work, root, cgi)
+    if args.only:
+        keep = set(args.only.split(","))
+        contenders = {k: v for k, v in contenders.items() if k in keep}
+    started = {}
+    data = {"machine": info, "python": venv.version, "connections": connections, "duration": args.duration,
+            "rounds": args.rounds, "results": {}, "labels": {"floor": "floor: fork+exec+wait, no HTTP (%d jobs)" % os.cpu_count()}}
+    try:
+        for name, (label, server) in contenders.items():
+            log("bench: starting %s" % name)
+            started[name] = server.start()
+            data["labels"][name] = label
+            for _, script in SCRIPTS:
+                status, body = load.get(server.url("/cgi-bin/" + script))
+                if status != 200 or body != HELLO:
+                    raise SystemExit("bench: %s answered %s %r for %s" % (name, status, body[:200], script))
+                load.wrk(server.url("/cgi-bin/" + script), connections, 1.0)  # warm-up
+        samples = {}
+        order = ["floor"] + list(started)
+        for r in range(args.rounds):
+            k = r % len(order)
+            for name in order[k:] + order[:k]:
+                for tag, script in SCRIPTS:
+                    log("bench: round %d/%d %s %s" % (r + 1, args.rounds, name, tag))
+                    if name == "floor":
+                        res = {"rps": floor(spawnloop, cgi, script, args.duration, os.cpu_count()), "non2xx": 0,
+                               "socket_errors": 0, "p50": None, "p99": None}
+                    else:
+                        res = load.wrk(started[name].url("/cgi-bin/" + script), connections, args.duration)
+                    samples.setdefault(name, {}).setdefault(tag, []).append(res)
+        for name, per in samples.items():
+            data["results"][name] = {}
+            for tag, runs in per.items():
+                rps = [x["rps"] for x in runs if x["rps"] is not None]
+                data["results"][name][tag] = {
+                    "rps": summarize(rps),
+                    "errors": sum(x["non2xx"] + x["socket_errors"] for x in runs),
+                    "p50": summarize([x["p50"] for x in runs if x["p50"] is not None]),
+                    "p99": summarize([x["p99"] for x in runs if x["p99"] is not None]),
+                }
+        if args.throughput_runs > 0:
+            data["stream"] = {}
+            for name, server in started.items():
+                log("bench: 1 GiB through %s" % name)
+                try:
+                    rates, before, peak = [], [], []
+                    for _ in range(min(args.throughput_runs, 2)):
+                        rate, b, p = load.download(server, "/cgi-bin/big.sh", size)
+                        rates.append(rate), before.append(b), peak.append(p)
+                    data["stream"][name] = {"mb_s": summarize(rates)["median"], "rss_before": min(before),
+                                            "rss_peak": max(peak), "bytes": size}
+                except (RuntimeError, OSError) as exc:
+                    data["stream"][name] = {"error": str(exc)[:300]}
+    finally:
+        for server in started.values():
+            server.stop()
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep_big_file and big_file.exists():
+            big_file.unlink()
+    data["machine_after"] = common.machine_info()
+    data["busy"] = common.busy(info, data["machine_after"])
+    data["seconds"] = round(time.monotonic() - t_start, 1)
+    markdown = report(data)
+    path = common.write_results("host", data, markdown)
+    print(markdown)
+    log("bench: results in %s (%.0f s)" % (path, data["seconds"]))
+    return data
+
+
+def report(data):
+    res = data["results"]
+    when = data["machine"]["date"][:10]
+    state = "busy machine (load %.2f → %.2f): provisional" % (
+        data["machine"]["loadavg"][0], data["machine_after"]["loadavg"][0]) if data["busy"] else "quiet machine"
+    lines = [
+        "### Reverse adapter: CGI scripts behind WSGI servers (`scripts/bench host`, %s, %s)" % (when, state),
+        "",
+        "Python %s, %s, %d cores; `wrk -t1 -c%d`, %g s × %d rounds per contender and script, round-robin; "
+        "requests/s median." % (data["python"], data["machine"]["cpu"], data["machine"]["cores"],
+                                data["connections"], data["duration"], data["rounds"]),
+        "",
+    ]
+    header = ["contender"]
+    for tag, _ in SCRIPTS:
+        header += ["%s req/s" % tag, "%s cost ÷ floor" % tag]
+    header += ["errors", "p99 ms (sh)"]
+    rows = []
+    for name in res:
+        row = [data["labels"][name]]
+        for tag, _ in SCRIPTS:
+            r = res[name][tag]["rps"]
+            f = res["floor"][tag]["rps"]
+            row += ["%.0f" % r["median"] if r else "failed", "%.2f×" % (f["median"] / r["median"]) if r and f else "–"]
+        row += [sum(res[name][t]["errors"] for t, _ in SCRIPTS),
+                "%.1f" % (res[name]["sh"]["p99"]["median"] * 1000) if res[name]["sh"]["p99"] else "–"]
+        rows.append(row)
+    lines.append(table(header, rows))
+    stream = data.get("stream")
+    if stream:
+        size = next((s["bytes"] for s in stream.values() if "bytes" in s), 1 << 30)
+        lines += ["", "A %s response (`/bin/sh` script exec'ing `cat`), read from a socket as fast as it comes; " % _size(size) +
+                  "RSS of the server's processes (scripts excluded), sampled every 50 ms:", ""]
+        rows = []
+        for name, s in stream.items():
+            if "error" in s:
+                rows.append([data["labels"][name], "failed: " + s["error"], "", ""])
+            else:
+                rows.append([data["labels"][name], "%.0f" % s["mb_s"], "%.1f" % (s["rss_before"] / MB),
+                             "%.1f" % (s["rss_peak"] / MB)])
+        lines.append(table(["server", "MB/s", "RSS before MB", "RSS peak MB"], rows))
+    lines += ["", "Targets (issue 3):", ""]
+    for text, ok in targets(data):
+        lines.append("- %s %s" % (verdict(ok), text))
+    return "\n".join(lines) + "\n"
+
+
+def targets(data):
+    res = data["results"]
+    out = []
+    ours = [n for n in res if n.startswith("wsgicgi-")]
+    others = [n for n in res if n != "floor" and n not in ours]
+    def rps(name, tag):
+        r = res[name][tag]["rps"]
+        return r["median"] if r else 0.0
+
+    for name in ours:
+        for tag, _ in SCRIPTS:
+            mine = rps(name, tag)
+            if not mine:
+                out.append(("%s, %s script: no measurement (wrk failed)" % (data["labels"][name], tag), False))
+                continue
+            best = max(others, key=lambda n: rps(n, tag)) if others else None
+            if best:
+                theirs = rps(best, tag)
+                out.append(("%s, %s script: ahead of every other contender in requests/s: %.0f vs best other %.0f (%s)"
+                            % (data["labels"][name], tag, mine, theirs, best), mine > theirs))
+            f = rps("floor", tag)
+            out.append(("%s, %s script: per-request cost ≤ 1.5× the floor's: %.2f×" % (data["labels"][name], tag, f / mine),
+                        f / mine <= 1.5))
+    stream = data.get("stream") or {}
+    for name in ours:
+        s = stream.get(name)
+        if not s:
+            continue
+        if "error" in s:
+            out.append(("%s: 1 GiB streamed at ≥ 1 GB/s with flat RSS: failed (%s)" % (data["labels"][name], s["error"]), False))
+            continue
+        growth = s["rss_peak"] - s["rss_before"]
+        out.append(("%s: %s streamed at ≥ 1 GB/s: %.0f MB/s" % (data["labels"][name], _size(s["bytes"]), s["mb_s"]),
+                    s["mb_s"] >= 1000))
+        out.append(("%s: server RSS flat during it (growth < 16 MB): +%.1f MB" % (data["labels"][name], growth / MB),
+                    growth < 16 * MB))
+    return out
