@@ -232,6 +232,7 @@ SCRIPT_CASES = [
     Case("content-length-garbage", "script", b"Content-Type: text/plain\r\nContent-Length: 5x\r\n\r\nhello", 502, "invalid Content-Length"),
     Case("content-length-negative", "script", b"Content-Type: text/plain\r\nContent-Length: -1\r\n\r\nhello", 502, "invalid Content-Length"),
     Case("hop-by-hop-from-script-dropped", "script", b"Content-Type: text/plain\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\nhello", 200, None, {"body": b"hello", "absent_headers": ["Connection", "Transfer-Encoding"]}),
+    Case("content-length-5000-digits", "script", b"Content-Type: text/plain\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\nhi", 502, "invalid Content-Length"),
     Case("lf-only-line-ends", "script", b"Status: 404\nContent-Type: text/plain\n\nnope", 404, None, {"body": b"nope"}),
 ]
 
@@ -283,6 +284,7 @@ DIRECTORY_CASES = [
     traversal("symlink-to-outside-folder", "/link-dir/secret.cgi", 403),
     traversal("not-executable", "/noexec.cgi", 403),
     traversal("folder-itself", "/sub/", 403),
+    Case("dot-dot-after-the-script", "directory", Request({"PATH_INFO": "/ok.cgi/../../etc/passwd"}), 404, "dot segment", SECRET),
     Case("nul-in-path", "directory", Request({"PATH_INFO": "/ok.cgi\x00.txt"}), 400, "no script for", SECRET),
     Case("nul-in-path-info-after-script", "directory", Request({"PATH_INFO": "/ok.cgi/a\x00b"}), 400, "no script for"),
     Case("nul-in-query-string", "directory", Request({"PATH_INFO": "/ok.cgi", "QUERY_STRING": "a=\x00"}), 400, "NUL"),

@@ -299,6 +299,7 @@ BAD_RESPONSES = [
     (b"Status: 200 OK\nStatus: 404\n\n", "more than one Status"),
     (b"Status: 999 Nope\n\n", "invalid Status"),
     (b"Content-Length: -1\n\n", "Content-Length"),
+    (b"Content-Type: text/plain\nContent-Length: " + b"9" * 5000 + b"\n\nhi", "invalid Content-Length"),
     (b"\xff\xfe\x00\x01garbage\n\n", "without a colon"),
     (b"X-Big: " + b"a" * (70 * 1024) + b"\n\n", "larger than"),
     (b"".join(b"X-%d: v\n" % i for i in range(10000)) + b"\n", "larger than"),
@@ -490,6 +491,9 @@ REFUSED = [
     ("/sub/../hello.sh", 404),
     ("/%2e%2e/hello.sh", 404),  # already-decoded path: a literal "%2e%2e" names nothing
     ("/hello.sh\x00.txt", 400),
+    # After the script name too: a script's PATH_TRANSLATED must not climb out.
+    ("/hello.sh/../../etc/passwd", 404),
+    ("/hello.sh/./x", 404),
 ]
 
 
@@ -528,3 +532,20 @@ def test_lint_clean_under_webtest(cgi_bin):
     response = cgi_bin.get("/hello.sh")
     assert response.status_int == 200 and response.content_type == "text/plain"
     assert cgi_bin.head("/hello.sh").body == b""
+
+
+def test_stderr_of_a_script_that_fails_before_its_head_is_logged_whole(tmp_path):
+    # Regression (found by the soak): when stdout ended first, the last
+    # stderr lines, still in the pipe, were dropped with the 502.
+    path = tmp_path / "errdump.sh"
+    # stdout closes first, so the host sees its end while stderr is still
+    # being written: the race, made to happen every time.
+    path.write_text("#!/bin/sh\nexec >&-\nseq 1 2000 >&2\necho last words >&2\nexit 7\n")
+    path.chmod(0o755)
+    app = CGIScript(str(path))
+    for _ in range(10):
+        status, _, body, log = call(app)
+        assert status == "502 Bad Gateway"
+        lines = log.splitlines()
+        assert lines[-2:-1] == ["errdump.sh: last words"] and len(lines) == 2002, lines[-3:]
+        assert "exited with status 7" in lines[-1]

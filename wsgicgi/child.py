@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from .protocol import CGIResponseError, HOP_BY_HOP, parse_cgi_headers
+from .protocol import CGIResponseError, HOP_BY_HOP, parse_cgi_headers, parse_content_length
 
 __all__ = ["ChildProcess", "ScriptError", "spawn", "MAX_HEAD"]
 
@@ -211,9 +211,11 @@ class ChildProcess:
             if lower in HOP_BY_HOP:
                 continue
             if lower == "content-length":
-                if not (value.isascii() and value.isdigit()):
-                    raise ScriptError("invalid Content-Length %r" % value)
-                self.remaining = int(value)
+                # More than 18 digits is no length any body can have.
+                length = parse_content_length(value) if 0 < len(value) <= 18 else None
+                if length is None:
+                    raise ScriptError("invalid Content-Length %r" % value[:80])
+                self.remaining = length
             kept.append((name, value))
         return status, kept
 
@@ -276,6 +278,12 @@ class ChildProcess:
 
     def _finish_body(self):
         # stdout is done: collect the rest of stderr briefly, then reap.
+        self.drain_stderr()
+        self.close()
+
+    def drain_stderr(self):
+        """Forward what is left on stderr until it ends, for at most a
+        couple of seconds (stdout, if still open, is read and dropped)."""
         deadline = time.monotonic() + _EXIT_GRACE
         while self.stderr is not None and time.monotonic() < deadline:
             for key, _ in self.selector.select(max(0.0, deadline - time.monotonic())):
@@ -288,7 +296,6 @@ class ChildProcess:
                 elif not data:
                     self._unregister(key.fd)
                     self.stdout = None
-        self.close()
 
     killed = False
 

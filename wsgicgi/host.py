@@ -19,6 +19,7 @@ __all__ = ["CGIScript", "CGIDirectory"]
 _ENV_PROXY = "HTTP_PROXY"
 _HEADER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _MAX_REDIRECTS = 10
+_DOT_SEGMENT = frozenset((".", ".."))
 _SPOOL_IN_MEMORY = 1 << 20
 
 
@@ -234,6 +235,10 @@ class _Request:
         for name in ("PATH_INFO", "QUERY_STRING", "SCRIPT_NAME"):
             if "\0" in environ.get(name, ""):
                 return self.error(400, "NUL byte in %s" % name)
+        # Servers such as Apache normalise the path before mapping it; a
+        # "/.." reaching a script would climb out of PATH_TRANSLATED's root.
+        if _DOT_SEGMENT.intersection(path_info.split("/")):
+            return self.error(404, "dot segment in PATH_INFO %r" % (path_info[:200],))
         body, length = self.request_body()
         if body is None:
             return self.error(400, "invalid CONTENT_LENGTH %r" % (environ.get("CONTENT_LENGTH"),))
@@ -251,6 +256,9 @@ class _Request:
             head = child.read_head(nph=name.startswith("nph-"))
         except ScriptError as exc:
             child.kill()
+            # What a failing script said on stderr is the reason the log needs:
+            # its last lines may still be in the pipe when stdout ends.
+            child.drain_stderr()
             code = 504 if exc.timeout else 502
             child.finish()
             return self.error(code, "%s: %s" % (name, exc))
