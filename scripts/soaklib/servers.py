@@ -1,0 +1,81 @@
+"""Start waitress or gunicorn on 127.0.0.1 as a subprocess serving
+soaklib.app, and stop it whatever happens."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+# name -> command line after the interpreter; {port}, {threads} and {app} filled in.
+COMMANDS = {
+    "waitress": ["-m", "waitress", "--listen=127.0.0.1:{port}", "--threads={threads}", "{app}"],
+    "gunicorn": [
+        "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "1", "-k", "gthread",
+        "--threads", "{threads}", "{app}",
+    ],
+    "gunicorn-sync": ["-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "4", "-k", "sync", "{app}"],
+}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A server subprocess in its own session; its log goes to ``log_path``."""
+
+    def __init__(self, kind, python, root, timeout, tag, threads, log_path, extra_env=None, app="soaklib.app:app"):
+        self.kind = kind
+        self.port = free_port()
+        self.log_path = log_path
+        argv = [python] + [p.format(port=self.port, threads=threads, app=app) for p in COMMANDS[kind]]
+        env = dict(os.environ)
+        env.update(extra_env or {})
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(REPO, "scripts"), REPO, env.get("PYTHONPATH")]))
+        env.update(SOAK_ROOT=root, SOAK_TIMEOUT=str(timeout), SOAK_TAG=tag)
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_listening(self, seconds=30.0):
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError("%s exited at start:\n%s" % (self.kind, self.log()[-3000:]))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("%s did not listen within %g s" % (self.kind, seconds)) from None
+                time.sleep(0.05)
+
+    def stop(self):
+        """SIGTERM, then SIGKILL to the whole session after 10 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.process.poll() is None:
+            self.process.wait(10)
