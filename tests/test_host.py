@@ -234,6 +234,18 @@ def test_body_without_length_is_spooled_and_given_a_length():
     assert status == "200 OK" and body == data
 
 
+def test_bodies_over_max_body_are_413_and_run_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    app = CGIScript("/bin/sh", args=("-c", "touch %s" % marker), max_body=1000)
+    status, _, _, log = call(app, method="POST", body=b"x" * 1001)
+    assert status.startswith("413") and "over max_body" in log
+    chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True, "wsgi.input": io.BytesIO(b"y" * 5000)}
+    status, _, _, log = call(app, method="POST", environ=chunked)
+    assert status.startswith("413") and "over max_body" in log
+    assert not marker.exists()
+    assert call(CGIScript(script("echo.pl"), max_body=1000), method="POST", body=b"z" * 1000)[2] == b"z" * 1000
+
+
 def test_body_never_read_past_content_length():
     environ = {"CONTENT_LENGTH": "5", "wsgi.input": io.BytesIO(b"12345EXTRA")}
     assert call(CGIScript(script("echo.pl")), method="POST", environ=environ)[2] == b"12345"

@@ -104,6 +104,8 @@ class ChildProcess:
                 stdin.close()
             except OSError:
                 pass
+            if getattr(body, "owned", False):
+                body.close()  # a spool of ours, not the server's wsgi.input
 
     # -- reading ---------------------------------------------------------
 

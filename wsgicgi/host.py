@@ -21,12 +21,14 @@ _HEADER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _MAX_REDIRECTS = 10
 _DOT_SEGMENT = frozenset((".", ".."))
 _SPOOL_IN_MEMORY = 1 << 20
+# As Apache's LimitRequestBody default since 2.4.54.
+DEFAULT_MAX_BODY = 1 << 30
 
 
 class _Options:
     """What CGIScript and CGIDirectory share: how a child is started."""
 
-    def __init__(self, args, env, inherit_env, cwd, timeout, document_root, local_redirect):
+    def __init__(self, args, env, inherit_env, cwd, timeout, document_root, local_redirect, max_body):
         self.args = tuple(os.fsencode(a) for a in args)
         self.env = {_env_bytes(k): _env_bytes(v) for k, v in (env or {}).items()}
         self.inherit_env = tuple(inherit_env)
@@ -34,6 +36,7 @@ class _Options:
         self.timeout = float(timeout)
         self.document_root = document_root
         self.local_redirect = local_redirect
+        self.max_body = max_body
 
 
 class CGIScript:
@@ -48,6 +51,8 @@ class CGIScript:
     application, serves a script's local redirect (``Location: /path``,
     RFC 3875 §6.2.2) as a GET of that path; without it the redirect goes to the
     client.  ``document_root`` sets DOCUMENT_ROOT and PATH_TRANSLATED.
+    ``max_body`` caps the request body in bytes (413 above it; ``None``: no
+    cap); a body without a length is spooled to a temporary file up to it.
     """
 
     def __init__(
@@ -61,11 +66,12 @@ class CGIScript:
         timeout=60.0,
         document_root=None,
         local_redirect=None,
+        max_body=DEFAULT_MAX_BODY,
         interpreter=None,
     ):
         self.path = os.path.abspath(os.fsencode(path))
         self.interpreter = interpreter
-        self.options = _Options(args, env, inherit_env, cwd, timeout, document_root, local_redirect)
+        self.options = _Options(args, env, inherit_env, cwd, timeout, document_root, local_redirect, max_body)
 
     def __call__(self, environ, start_response):
         return _Request(environ, start_response, self.options).run(
@@ -102,11 +108,12 @@ class CGIDirectory:
         timeout=60.0,
         document_root=None,
         local_redirect=None,
+        max_body=DEFAULT_MAX_BODY,
         interpreters=None,
     ):
         self.root = os.path.realpath(os.fsencode(root))
         self.interpreters = {os.fsencode(k): v for k, v in (interpreters or {}).items()}
-        self.options = _Options(args, env, inherit_env, cwd, timeout, document_root, local_redirect)
+        self.options = _Options(args, env, inherit_env, cwd, timeout, document_root, local_redirect, max_body)
 
     def __call__(self, environ, start_response):
         return self._serve(environ, start_response, 0)
@@ -239,9 +246,10 @@ class _Request:
         # "/.." reaching a script would climb out of PATH_TRANSLATED's root.
         if _DOT_SEGMENT.intersection(path_info.split("/")):
             return self.error(404, "dot segment in PATH_INFO %r" % (path_info[:200],))
-        body, length = self.request_body()
-        if body is None:
-            return self.error(400, "invalid CONTENT_LENGTH %r" % (environ.get("CONTENT_LENGTH"),))
+        try:
+            body, length = self.request_body()
+        except _Refused as refused:
+            return self.error(refused.code, refused.reason)
         argv = [script]
         if interpreter is not None:
             argv.insert(0, os.fsencode(interpreter))
@@ -251,6 +259,8 @@ class _Request:
         try:
             child = spawn(argv, child_env, self.cwd(script), body, length, self.errors, name, self.options.timeout)
         except OSError as exc:
+            if getattr(body, "owned", False):
+                body.close()
             return self.error(500, "cannot run %s: %s" % (os.fsdecode(script), exc))
         try:
             head = child.read_head(nph=name.startswith("nph-"))
@@ -284,17 +294,24 @@ class _Request:
         return child
 
     def request_body(self):
-        """The body source and its length, or ``(None, None)`` if invalid."""
+        """``(source, length)`` of the body for the script's stdin.
+
+        Raises ``_Refused`` for an invalid ``CONTENT_LENGTH`` (400) or a body
+        larger than ``max_body`` (413).
+        """
         environ = self.environ
+        limit = self.options.max_body
         length = parse_content_length(environ.get("CONTENT_LENGTH"))
         if length is None:
-            return None, None
+            raise _Refused(400, "invalid CONTENT_LENGTH %r" % (environ.get("CONTENT_LENGTH", "")[:80],))
+        if limit is not None and length > limit:
+            raise _Refused(413, "request body of %d bytes is over max_body (%d)" % (length, limit))
         stream = environ.get("wsgi.input")
         if length or stream is None:
             return stream, length
         chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
         if environ.get("CONTENT_LENGTH") or not (chunked or environ.get("wsgi.input_terminated")):
-            return None if stream is None else stream, 0
+            return stream, 0
         # A body without a length (chunked): scripts expect CONTENT_LENGTH,
         # so spool it first and give them its size.
         import tempfile
@@ -305,10 +322,16 @@ class _Request:
             data = stream.read(1 << 16)
             if not data:
                 break
-            spool.write(data)
             size += len(data)
+            if limit is not None and size > limit:
+                spool.close()
+                raise _Refused(413, "request body over max_body (%d bytes)" % limit)
+            spool.write(data)
+        if not size:
+            spool.close()
+            return None, 0
         spool.seek(0)
-        return spool, size
+        return _Spool(spool), size
 
     def cwd(self, script):
         if self.options.cwd is not None:
@@ -412,6 +435,31 @@ class _Request:
         environ.pop("RAW_URI", None)
         environ["wsgi.input"] = _EMPTY
         return environ
+
+
+class _Refused(Exception):
+    def __init__(self, code, reason):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class _Spool:
+    """A spooled body that deletes itself once fed to the script."""
+
+    owned = True
+
+    def __init__(self, spool):
+        self.spool = spool
+
+    def read(self, size=-1):
+        data = self.spool.read(size)
+        if not data:
+            self.spool.close()
+        return data
+
+    def close(self):
+        self.spool.close()
 
 
 class _Empty:
