@@ -65,7 +65,7 @@ def cgi(spec, path="/", method="GET", query="", body=b"", script_name="/cgi-bin/
 
 def cookie_pairs(out):
     """name=value of every Set-Cookie header, as a Cookie request header."""
-    return "; ".join(value.split(";", 1)[0] for value in out.header_all("Set-Cookie"))
+    return "; ".join(value.split(";", 1)[0].strip() for value in out.header_all("Set-Cookie"))
 
 
 @pytest.fixture(params=sorted(FRAMEWORKS))
