@@ -106,7 +106,7 @@ def test_post_form_redirects_and_sets_cookie(framework):
     assert out.code == (302 if framework == "django" else 303)
     # Relative or absolute, the target lies under SCRIPT_NAME.
     assert urlsplit(out.header("Location")).path == "/cgi-bin/app.cgi/hello/Ann"
-    set_cookie = [c for c in out.header_all("Set-Cookie") if c.startswith("name=")]
+    set_cookie = [c for c in out.header_all("Set-Cookie") if c.lstrip().startswith("name=")]
     assert len(set_cookie) == 1 and "httponly" in set_cookie[0].lower(), out.headers
 
     # The browser follows the redirect and sends the cookie back.
