@@ -199,10 +199,10 @@ class ChildProcess:
         status = None
         if nph:
             status, block = _nph_status(block)
-        if not block:
+        if not block and status is None:
             raise ScriptError("no header lines in the response")
         try:
-            cgi_status, headers = parse_cgi_headers(block)
+            cgi_status, headers = parse_cgi_headers(block) if block else (None, [])
         except CGIResponseError as exc:
             raise ScriptError(str(exc)) from None
         if status is None:
@@ -233,6 +233,14 @@ class ChildProcess:
     def __next__(self):
         if self.head_only:
             self._discard_body()
+            raise StopIteration
+        if self.remaining == 0:
+            # The script's Content-Length is complete: whatever it does
+            # next is not part of this response.
+            self.pending = b""
+            if not self.closed:
+                self._stop_reading_stdout()
+                self._finish_body()
             raise StopIteration
         if self.pending:
             data, self.pending = self.pending, b""

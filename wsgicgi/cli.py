@@ -37,9 +37,9 @@ def main(argv=None):
 
         sys.stdout.write("wsgicgi %s\n" % __version__)
         sys.exit(0)
-    if len(args) > 2:
-        sys.stderr.write("wsgicgi: too many arguments\n" + USAGE)
-        sys.exit(2)
+    # Words after SCRIPT are the query's: RFC 3875 §4.4 has the server pass
+    # a QUERY_STRING without "=" (?two+words) as command-line arguments.  The
+    # app reads QUERY_STRING, so they are ignored.
     sys.exit(gateway(args[0], args[1] if len(args) > 1 else None))
 
 
@@ -53,15 +53,21 @@ def gateway(app_spec, script=None):
         folder = os.path.dirname(os.path.abspath(script))
         if sys.path[:1] != [folder]:
             sys.path.insert(0, folder)
+    # A print() while the app's modules load must not reach stdout before
+    # the Status line; it goes to the error log, as during the request.
+    stdout = sys.stdout
+    sys.stdout = sys.stderr
     try:
         from .loader import load_app
 
         app = load_app(app_spec)
     except BaseException as exc:
+        sys.stdout = stdout
         if isinstance(exc, KeyboardInterrupt):
             raise
         _answer_load_failure(app_spec, sys.exc_info())
         return 1
+    sys.stdout = stdout
     from .gateway import run
 
     run(app)

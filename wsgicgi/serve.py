@@ -112,6 +112,8 @@ def _parser():
 
     parser = argparse.ArgumentParser(
         prog="wsgicgi serve",
+        # "--cgi" must never be read as an abbreviation of "--cgi-dir".
+        allow_abbrev=False,
         description="Serve a folder: static files, and CGI scripts under /cgi-bin/ and /htbin/ "
         "(the job of the removed `python -m http.server --cgi`), on waitress.",
     )
@@ -129,6 +131,10 @@ def _parser():
     parser.add_argument(
         "--timeout", type=float, default=60.0, metavar="S",
         help="seconds a script may stay silent before it is killed: 504 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--cgi", action="store_true",
+        help="accepted for `python -m http.server --cgi` command lines; CGI folders are always served",
     )
     parser.add_argument("--no-listing", action="store_true", help="404 instead of a listing for folders without index.html")
     return parser
