@@ -182,3 +182,102 @@ def test_nph_script_with_a_status_line_and_no_headers_is_not_a_502(tmp_path):
         getattr(result, "close", lambda: None)()
     assert seen["status"] == "204 No Content", errors.getvalue()
     assert body == b""
+
+
+def _serve(tmp_path, *args):
+    """Start `wsgicgi serve` on a free port in tmp_path; (process, port)."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgicgi", "serve", str(port), "-d", str(tmp_path)] + list(args),
+        cwd=str(tmp_path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise RuntimeError("wsgicgi serve did not start")
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    return proc.stderr.read().decode(errors="replace")
+
+
+def test_a_client_that_does_not_read_a_big_file_holds_no_worker_thread(tmp_path):
+    # The access-log wrapper hid waitress's file wrapper: the worker thread
+    # then sent the file itself and stayed blocked on a client that stopped
+    # reading, so `--threads 1` and one such client stopped the server.
+    (tmp_path / "big.bin").write_bytes(b"\0" * (64 * 1024 * 1024))
+    (tmp_path / "small.txt").write_bytes(b"small")
+    proc, port = _serve(tmp_path, "--threads", "1")
+    stalled = socket.create_connection(("127.0.0.1", port))
+    try:
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+        time.sleep(1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/small.txt")
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (200, b"small")
+        conn.close()
+    finally:
+        stalled.close()
+        log = _stop(proc)
+    assert '"GET /big.bin HTTP/1.1" 200 67108864' in log
+
+
+def test_a_file_name_with_a_trailing_slash_is_404_and_huge_urls_make_short_log_lines(tmp_path):
+    (tmp_path / "page.txt").write_bytes(b"page")
+    proc, port = _serve(tmp_path)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/page.txt/")
+        response = conn.getresponse()
+        assert response.status == 404
+        response.read()
+        conn.request("GET", "/page.txt?" + "a" * 100000)
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == b"page"
+        conn.close()
+    finally:
+        log = _stop(proc)
+    assert max(len(line) for line in log.splitlines()) < 9000
+
+
+def test_server_name_comes_from_the_host_header_and_huge_queries_are_414(tmp_path):
+    path = tmp_path / "name.sh"
+    path.write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n%s' \"$SERVER_NAME\"\n")
+    path.chmod(0o755)
+    errors = io.StringIO()
+    seen = {}
+
+    def call(**extra):
+        environ = {
+            "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "", "QUERY_STRING": "",
+            "SERVER_NAME": "waitress.invalid", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(), "wsgi.errors": errors, "wsgi.url_scheme": "http",
+        }
+        environ.update(extra)
+        result = CGIScript(str(path))(environ, lambda status, headers, exc_info=None: seen.update(status=status))
+        try:
+            return b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+
+    assert call(HTTP_HOST="example.org:8080") == b"example.org"
+    assert call(HTTP_HOST="[::1]:8080") == b"[::1]"
+    assert call() == b"waitress.invalid"
+    call(QUERY_STRING="q=" + "a" * 200000)
+    assert seen["status"].startswith("414"), errors.getvalue()
+    call(HTTP_X_BIG="b" * 200000)
+    assert seen["status"].startswith("431"), errors.getvalue()

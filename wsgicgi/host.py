@@ -7,12 +7,13 @@ stdin by a thread while the main thread reads stdout and stderr, so no script
 can deadlock its host, and the response streams back in chunks.
 """
 
+import errno
 import os
 import sys
 
 from . import __version__
 from .child import ChildProcess, ScriptError, spawn
-from .protocol import from_latin1, parse_content_length, status_line, to_latin1
+from .protocol import from_latin1, has_control_chars, parse_content_length, status_line, to_latin1
 
 __all__ = ["CGIScript", "CGIDirectory"]
 
@@ -261,6 +262,11 @@ class _Request:
         except OSError as exc:
             if getattr(body, "owned", False):
                 body.close()
+            if exc.errno == errno.E2BIG:
+                # The meta-variables exceed what exec() takes (ARG_MAX).
+                uri = len(environ.get("QUERY_STRING", "")) + len(path_info)
+                code = 414 if uri > 65536 else 431
+                return self.error(code, "request too large for a CGI environment: %s" % exc)
             return self.error(500, "cannot run %s: %s" % (os.fsdecode(script), exc))
         try:
             head = child.read_head(nph=name.startswith("nph-"))
@@ -351,7 +357,7 @@ class _Request:
         meta = {
             "GATEWAY_INTERFACE": "CGI/1.1",
             "SERVER_SOFTWARE": environ.get("SERVER_SOFTWARE") or "wsgicgi/" + __version__,
-            "SERVER_NAME": environ.get("SERVER_NAME", "localhost"),
+            "SERVER_NAME": _server_name(environ),
             "SERVER_PORT": str(environ.get("SERVER_PORT", "80")),
             "SERVER_PROTOCOL": environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
             "REQUEST_METHOD": environ.get("REQUEST_METHOD", "GET"),
@@ -471,6 +477,18 @@ class _Empty:
 
 
 _EMPTY = _Empty()
+
+
+def _server_name(environ):
+    # RFC 3875 §4.1.14: the name the client used, as Apache's default
+    # (UseCanonicalName Off) takes it from Host; some servers (waitress)
+    # put a placeholder in SERVER_NAME.
+    host = environ.get("HTTP_HOST", "")
+    if host:
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name and not has_control_chars(name) and " " not in name and "/" not in name:
+            return name
+    return environ.get("SERVER_NAME") or "localhost"
 
 
 def _header(headers, name):

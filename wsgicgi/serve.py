@@ -21,6 +21,7 @@ DEFAULT_THREADS = 8
 # Seconds that requests in flight get to finish after Ctrl-C or SIGTERM
 # before their scripts are killed; a second signal cuts them at once.
 GRACE = 5.0
+_MAX_LOGGED_REQUEST = 8192
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -232,6 +233,9 @@ class Front:
 
         def logged_start_response(status, headers, exc_info=None):
             record.status = status[:3]
+            for name, value in headers:
+                if name.lower() == "content-length" and value.isdigit():
+                    record.length = int(value)
             return start_response(status, headers, exc_info)
 
         with self.lock:
@@ -242,6 +246,14 @@ class Front:
             record.status = "500"
             self._finish(record)
             raise
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(wrapper, type) and type(result) is wrapper:
+            # The server's own file wrapper, passed on untouched, keeps its
+            # fast path: waitress sends the file from its I/O loop instead of
+            # holding a worker thread until a slow client has read it all.
+            record.size = record.length
+            self._finish(record)
+            return result
         return _Logged(result, record)
 
     def _finish(self, record):
@@ -260,7 +272,7 @@ class Front:
 
 
 class _Record:
-    __slots__ = ("front", "environ", "when", "status", "size")
+    __slots__ = ("front", "environ", "when", "status", "size", "length")
 
     def __init__(self, front, environ):
         self.front = front
@@ -268,6 +280,7 @@ class _Record:
         self.when = time.time()
         self.status = "-"
         self.size = 0
+        self.length = 0
 
     def done(self):
         environ = self.environ
@@ -276,6 +289,9 @@ class _Record:
             environ.get("REQUEST_URI") or environ.get("RAW_URI") or "-",
             environ.get("SERVER_PROTOCOL", "-"),
         )
+        if len(request) > _MAX_LOGGED_REQUEST:
+            # As Apache's 8 KiB request line: a huge URL makes no huge log line.
+            request = request[:_MAX_LOGGED_REQUEST] + "..."
         self.front.write_log(
             '%s - %s [%s] "%s" %s %s\n'
             % (

@@ -130,6 +130,8 @@ class StaticFiles:
             return _error(environ, start_response, 404)
         if not stat.S_ISREG(info.st_mode):
             return _error(environ, start_response, 404)  # FIFOs, devices, sockets
+        if path_info.endswith("/"):
+            return _error(environ, start_response, 404)  # "file.txt/" names a folder
         return self._file(environ, start_response, path, info)
 
     def _private(self, path):
