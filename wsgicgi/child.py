@@ -26,6 +26,7 @@ _READ = 1 << 18
 _WRITE = 1 << 16
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1 << 20
+_DEFAULT_PIPE = 1 << 16
 _STDERR_LINE = 8192
 _EXIT_GRACE = 2.0
 
@@ -70,7 +71,7 @@ class ChildProcess:
         self.err_buffer = b""
         self.closed = False
         self.writer = None
-        _widen_pipe(self.stdout)
+        self.widened = False
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.stdout, selectors.EVENT_READ)
         self.selector.register(self.stderr, selectors.EVENT_READ)
@@ -130,6 +131,12 @@ class ChildProcess:
                         self._unregister(fd)
                         self.stderr = None
                 elif data:
+                    if not self.widened and len(data) >= _DEFAULT_PIPE:
+                        # A full default pipe: a big response.  Widen it then,
+                        # not for every small one (pipe pages are a per-user
+                        # budget, /proc/sys/fs/pipe-user-pages-soft).
+                        self.widened = True
+                        _widen_pipe(fd)
                     return data
                 else:
                     self._unregister(fd)
