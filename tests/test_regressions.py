@@ -15,6 +15,7 @@ import sys
 import time
 
 from cgi_output import CGIOutput
+from test_cli import cgi_env
 from wsgicgi import CGIScript
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,23 +25,6 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [("q=" + environ["QUERY_STRING"]).encode("latin-1")]
 """
-
-
-def cgi_env(**extra):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": ROOT,
-        "GATEWAY_INTERFACE": "CGI/1.1",
-        "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "/cgi-bin/app.cgi",
-        "PATH_INFO": "/",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-    }
-    env.update(extra)
-    return env
 
 
 def test_query_without_equals_sign_still_gets_an_answer(tmp_path):
