@@ -33,6 +33,15 @@ class _Options:
         self.args = tuple(os.fsencode(a) for a in args)
         self.env = {_env_bytes(k): _env_bytes(v) for k, v in (env or {}).items()}
         self.inherit_env = tuple(inherit_env)
+        # The child's environment before the meta-variables: the server's
+        # variables named in inherit_env (as they are now), then env=.
+        environb = getattr(os, "environb", None) or {}
+        self.base_env = {}
+        for name in self.inherit_env:
+            value = environb.get(os.fsencode(name))
+            if value is not None:
+                self.base_env[os.fsencode(name)] = value
+        self.base_env.update(self.env)
         self.cwd = cwd
         self.timeout = float(timeout)
         self.document_root = document_root
@@ -45,8 +54,9 @@ class CGIScript:
 
     ``args`` are extra command-line arguments, ``env`` extra environment
     variables, ``inherit_env`` the names of the server's own variables the
-    script may see (nothing else of the server's environment reaches it),
-    ``cwd`` its working directory (default: the script's folder), ``timeout``
+    script may see, read when the app is made (nothing else of the server's
+    environment reaches it), ``cwd`` its working directory (default: the
+    script's folder), ``timeout``
     the seconds the script may stay silent before it is killed (504 before its
     headers; the body is cut after them).  ``local_redirect``, a WSGI
     application, serves a script's local redirect (``Location: /path``,
@@ -152,6 +162,7 @@ class CGIDirectory:
             return 404
         segments = raw[1:].split(b"/")
         current = self.root
+        linked = False
         last = len(segments) - 1
         for index, segment in enumerate(segments):
             if segment == b"" and index == last:
@@ -160,17 +171,22 @@ class CGIDirectory:
                 return 404
             current = os.path.join(current, segment)
             try:
-                info = os.stat(current)
+                info = os.lstat(current)
+                if _is_link(info):
+                    linked = True
+                    info = os.stat(current)
             except (OSError, ValueError):
                 return 404
             if _is_dir(info):
                 continue
             if not _is_file(info):
                 return 403
-            # A symlink may point anywhere: the real file must stay under root.
-            real = os.path.realpath(current)
-            if not real.startswith(self.root + b"/"):
-                return 403
+            real = current
+            if linked:
+                # A symlink may point anywhere: the real file must stay under root.
+                real = os.path.realpath(current)
+                if not real.startswith(self.root + b"/"):
+                    return 403
             interpreter = self.interpreters.get(os.path.splitext(segment)[1])
             if interpreter is None and not os.access(real, os.X_OK):
                 return 403
@@ -183,6 +199,10 @@ class CGIDirectory:
 
 def _is_dir(info):
     return info.st_mode & 0o170000 == 0o040000
+
+
+def _is_link(info):
+    return info.st_mode & 0o170000 == 0o120000
 
 
 def _is_file(info):
@@ -348,12 +368,7 @@ class _Request:
         """The child's environment: RFC 3875 §4.1 meta-variables from the WSGI
         environ, the extras scripts read, ``env=`` and ``inherit_env`` only."""
         environ = self.environ
-        out = {}
-        for name in self.options.inherit_env:
-            value = os.environb.get(os.fsencode(name)) if hasattr(os, "environb") else None
-            if value is not None:
-                out[os.fsencode(name)] = value
-        out.update(self.options.env)
+        out = dict(self.options.base_env)
         meta = {
             "GATEWAY_INTERFACE": "CGI/1.1",
             "SERVER_SOFTWARE": environ.get("SERVER_SOFTWARE") or "wsgicgi/" + __version__,
