@@ -56,9 +56,8 @@ class CGIScript:
     variables, ``inherit_env`` the names of the server's own variables the
     script may see, read when the app is made (nothing else of the server's
     environment reaches it), ``cwd`` its working directory (default: the
-    script's folder), ``timeout``
-    the seconds the script may stay silent before it is killed (504 before its
-    headers; the body is cut after them).  ``local_redirect``, a WSGI
+    script's folder), ``timeout`` the seconds the script may stay silent
+    before it is killed (504 before its headers; the body is cut after them).  ``local_redirect``, a WSGI
     application, serves a script's local redirect (``Location: /path``,
     RFC 3875 §6.2.2) as a GET of that path; without it the redirect goes to the
     client.  ``document_root`` sets DOCUMENT_ROOT and PATH_TRANSLATED.
