@@ -561,3 +561,20 @@ def test_stderr_of_a_script_that_fails_before_its_head_is_logged_whole(tmp_path)
         lines = log.splitlines()
         assert lines[-2:-1] == ["errdump.sh: last words"] and len(lines) == 2002, lines[-3:]
         assert "exited with status 7" in lines[-1]
+
+
+def test_a_body_complete_at_once_gets_a_content_length():
+    # So that servers (waitress) can keep the connection open.
+    status, headers, body, _ = call(CGIScript(script("hello.sh")))
+    assert ("Content-Length", str(len(body))) in headers and body == b"hello from sh\n"
+    status, headers, body, _ = call(CGIScript(script("hello.sh")), method="HEAD")
+    assert ("Content-Length", "14") in headers and body == b""
+
+
+def test_slow_big_or_failed_bodies_get_no_invented_length():
+    _, headers, body, _ = call(CGIScript(script("big.sh")))
+    assert len(body) == 1048576 and "Content-Length" not in dict(headers)
+    _, headers, body, _ = call(CGIScript(script("stall_body.sh"), timeout=0.5))
+    assert body == b"first\n" and "Content-Length" not in dict(headers)
+    _, headers, body, log = call(CGIScript(script("die_midway.sh")))
+    assert body == b"partial" and "Content-Length" not in dict(headers)

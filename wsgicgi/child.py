@@ -228,6 +228,26 @@ class ChildProcess:
             kept.append((name, value))
         return status, kept
 
+    def read_small_body(self, limit, wait):
+        """The whole body, if the script closes its stdout within ``wait``
+        seconds and ``limit`` bytes; else None, and what was read stays
+        pending for the stream."""
+        deadline = time.monotonic() + wait
+        while len(self.pending) <= limit:
+            try:
+                data = self._wait_output(deadline)
+            except ScriptError:
+                return None
+            if not data:
+                body, self.pending = self.pending, b""
+                return body
+            self.pending += data
+        return None
+
+    def end(self):
+        """The body is complete: collect stderr, reap, release everything."""
+        self._finish_body()
+
     def _exit_note(self):
         code = _wait_exit(self.process, 0.2)
         return "" if code is None else " (%s)" % _describe_exit(code)

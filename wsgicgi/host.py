@@ -21,6 +21,11 @@ _ENV_PROXY = "HTTP_PROXY"
 _HEADER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _MAX_REDIRECTS = 10
 _DOT_SEGMENT = frozenset((".", ".."))
+# A body that is complete (stdout closed) within this time and size after the
+# head is sent with a Content-Length; anything slower or bigger streams.
+_SMALL_BODY = 1 << 16
+_SMALL_WAIT = 0.002
+_NO_BODY = ("204", "304") + tuple("1%02d" % n for n in range(100))
 _SPOOL_IN_MEMORY = 1 << 20
 # As Apache's LimitRequestBody default since 2.4.54.
 DEFAULT_MAX_BODY = 1 << 30
@@ -314,7 +319,21 @@ class _Request:
         if status is None:
             # RFC 3875 §6.2.3: a Location without Status is a client redirect.
             status = "302 Found" if location is not None else "200 OK"
-        child.head_only = environ.get("REQUEST_METHOD") == "HEAD"
+        head_only = environ.get("REQUEST_METHOD") == "HEAD"
+        if child.remaining is None and not child.closed and status[:3] not in _NO_BODY:
+            body = child.read_small_body(_SMALL_BODY, _SMALL_WAIT)
+            if body is not None:
+                # The script ended its output at once: a Content-Length lets
+                # the server keep the connection open (waitress closes it after
+                # every response without one).
+                child.end()
+                if child.process.returncode == 0:
+                    headers.append(("Content-Length", str(len(body))))
+                    self.start_response(status, headers)
+                    return [] if head_only else [body]
+                self.start_response(status, headers)
+                return iter(() if head_only else (body,))
+        child.head_only = head_only
         self.start_response(status, headers)
         return child
 

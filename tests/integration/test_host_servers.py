@@ -123,3 +123,18 @@ def test_concurrent_clients(server):
     for thread in threads:
         thread.join(60)
     assert results == [True] * 16
+
+
+def test_small_responses_keep_the_connection_open(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("GET", "/hello.sh")
+        first = connection.getresponse()
+        assert first.read() == b"hello from sh\n" and first.getheader("Content-Length") == "14"
+        sock = connection.sock
+        connection.request("HEAD", "/hello.sh")
+        second = connection.getresponse()
+        assert second.status == 200 and second.read() == b""
+        assert connection.sock is sock  # the same connection: kept alive
+    finally:
+        connection.close()
