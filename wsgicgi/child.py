@@ -11,7 +11,7 @@ reaps the child.
 """
 
 import os
-import selectors
+import select
 import signal
 import subprocess
 import threading
@@ -72,9 +72,7 @@ class ChildProcess:
         self.closed = False
         self.writer = None
         self.widened = False
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(self.stdout, selectors.EVENT_READ)
-        self.selector.register(self.stderr, selectors.EVENT_READ)
+        self.poller = _Poller((self.stdout, self.stderr))
         self.head_only = False
         if length:
             self.writer = threading.Thread(target=self._feed, args=(body, length), daemon=True)
@@ -122,8 +120,7 @@ class ChildProcess:
             wait = deadline - time.monotonic()
             if wait <= 0:
                 raise ScriptError("no output for %g seconds" % self.timeout, timeout=True)
-            for key, _ in self.selector.select(wait):
-                fd = key.fd
+            for fd in self.poller.ready(wait):
                 data = os.read(fd, _READ)
                 if fd == self.stderr:
                     self._stderr(data)
@@ -144,7 +141,7 @@ class ChildProcess:
                     return b""
 
     def _unregister(self, fd):
-        self.selector.unregister(fd)
+        self.poller.unregister(fd)
 
     def _stop_reading_stdout(self):
         # Past Content-Length: closing our end makes further writes fail
@@ -323,15 +320,15 @@ class ChildProcess:
         couple of seconds (stdout, if still open, is read and dropped)."""
         deadline = time.monotonic() + _EXIT_GRACE
         while self.stderr is not None and time.monotonic() < deadline:
-            for key, _ in self.selector.select(max(0.0, deadline - time.monotonic())):
-                data = os.read(key.fd, _READ)
-                if key.fd == self.stderr:
+            for fd in self.poller.ready(max(0.0, deadline - time.monotonic())):
+                data = os.read(fd, _READ)
+                if fd == self.stderr:
                     self._stderr(data)
                     if not data:
-                        self._unregister(key.fd)
+                        self._unregister(fd)
                         self.stderr = None
                 elif not data:
-                    self._unregister(key.fd)
+                    self._unregister(fd)
                     self.stdout = None
 
     killed = False
@@ -375,10 +372,6 @@ class ChildProcess:
         process = self.process
         if process.returncode is None:
             process.wait()
-        try:
-            self.selector.close()
-        except (OSError, ValueError):
-            pass
         for stream in (process.stdout, process.stderr):
             try:
                 stream.close()
@@ -391,6 +384,23 @@ class ChildProcess:
                 process.stdin.close()
             except OSError:
                 pass
+
+
+class _Poller:
+    """poll(2) over the child's stdout and stderr: no descriptor of its own
+    to create and close per request, unlike epoll."""
+
+    def __init__(self, fds):
+        self.poll = select.poll()
+        for fd in fds:
+            self.poll.register(fd, select.POLLIN)
+
+    def unregister(self, fd):
+        self.poll.unregister(fd)
+
+    def ready(self, timeout):
+        """The descriptors readable (or at EOF) within ``timeout`` seconds."""
+        return [fd for fd, _ in self.poll.poll(max(0, int(timeout * 1000 + 0.999)))]
 
 
 def _head_end(buffer, start):
@@ -452,8 +462,6 @@ def _wait_exit(process, timeout):
     if code is not None:
         return code
     try:
-        import select
-
         fd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):
         try:
