@@ -7,7 +7,7 @@ Data only; tests/test_hostile.py runs it.  A case is
   the gateway, ``given`` an ``App``), ``"request"`` (meta-variables and body
   into the gateway, ``given`` a ``Request``; the application echoes the
   body), ``"output"`` (a CGI script's header block into
-  ``protocol.parse_cgi_headers``, ``given`` the bytes).
+  ``cgihead.parse_cgi_headers``, ``given`` the bytes).
 - ``code`` is the HTTP status the client gets; for ``"output"`` 502 means the
   parser refuses the block (the reverse adapter answers 502).
 - ``log`` must appear in the error log (``wsgi.errors``, or the parser's

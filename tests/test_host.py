@@ -578,3 +578,16 @@ def test_slow_big_or_failed_bodies_get_no_invented_length():
     assert body == b"first\n" and "Content-Length" not in dict(headers)
     _, headers, body, log = call(CGIScript(script("die_midway.sh")))
     assert body == b"partial" and "Content-Length" not in dict(headers)
+
+
+def test_a_misspelt_option_is_a_type_error():
+    with pytest.raises(TypeError, match="timout"):
+        CGIScript(script("hello.sh"), timout=3)
+    with pytest.raises(TypeError, match="interpreter"):
+        CGIDirectory(SCRIPTS, interpreter="/bin/sh")  # CGIDirectory takes interpreters=
+
+
+@pytest.mark.parametrize("host", ["evil host", "a/b", "x\x01y", ""])
+def test_a_host_header_that_is_no_host_name_leaves_server_name_alone(host):
+    env = json.loads(call(CGIScript(script("env.py")), environ={"HTTP_HOST": host})[2])
+    assert env["SERVER_NAME"] == "127.0.0.1"

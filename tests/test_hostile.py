@@ -15,7 +15,8 @@ import pytest
 from cgi_output import CGIOutput
 from hostile_cases import CASES, RAISE, Case, build_tree
 from wsgicgi import run
-from wsgicgi.protocol import CGIResponseError, check_headers, check_status, parse_cgi_headers
+from wsgicgi.cgihead import CGIResponseError, parse_cgi_headers
+from wsgicgi.protocol import check_headers, check_status
 
 BASE_ENV = {
     "GATEWAY_INTERFACE": b"CGI/1.1",

@@ -18,12 +18,11 @@ from hypothesis import strategies as st
 
 from cgi_output import CGIOutput
 from wsgicgi import gateway, run
+from wsgicgi.cgihead import CGIResponseError, parse_cgi_headers
 from wsgicgi.protocol import (
-    CGIResponseError,
     check_headers,
     check_status,
     from_latin1,
-    parse_cgi_headers,
     parse_content_length,
     to_latin1,
 )

@@ -1,15 +1,15 @@
-"""Table-driven tests of the shared protocol halves (wsgicgi.protocol)."""
+"""Table-driven tests of the shared checks (wsgicgi.protocol) and the CGI
+response head parser (wsgicgi.cgihead)."""
 
 import pytest
 
+from wsgicgi.cgihead import CGIResponseError, parse_cgi_headers
 from wsgicgi.protocol import (
-    CGIResponseError,
     check_headers,
     check_status,
     from_latin1,
     has_control_chars,
     is_token,
-    parse_cgi_headers,
     parse_content_length,
     to_latin1,
 )

@@ -17,7 +17,8 @@ import subprocess
 import threading
 import time
 
-from .protocol import CGIResponseError, HOP_BY_HOP, parse_cgi_headers, parse_content_length
+from .cgihead import CGIResponseError, cgi_status, parse_cgi_headers
+from .protocol import HOP_BY_HOP, parse_content_length
 
 __all__ = ["ChildProcess", "ScriptError", "spawn", "MAX_HEAD"]
 
@@ -423,21 +424,17 @@ def _head_end(buffer, start):
 
 
 def _nph_status(block):
-    # An nph- script speaks HTTP itself: "HTTP/1.1 200 OK" comes first.
+    # An nph- script speaks HTTP itself: "HTTP/1.1 200 OK" comes first; what
+    # follows the version is checked as a Status header would be.
     first, _, rest = block.partition(b"\n")
     first = first.rstrip(b"\r")
     if not first.startswith(b"HTTP/"):
         return None, block
-    parts = first.split(None, 2)
-    if len(parts) < 2 or not (len(parts[1]) == 3 and parts[1].isdigit()) or parts[1][:1] not in b"12345":
-        raise ScriptError("invalid nph status line %r" % first[:80])
-    code = int(parts[1])
-    from .protocol import REASONS, has_control_chars
-
-    reason = parts[2].decode("latin-1").strip() if len(parts) > 2 else ""
-    if has_control_chars(reason):
-        raise ScriptError("invalid nph status line %r" % first[:80])
-    return "%d %s" % (code, reason or REASONS.get(code, "Unknown")), rest
+    _, _, status = first.decode("latin-1").partition(" ")
+    try:
+        return cgi_status(status.strip(" ")), rest
+    except CGIResponseError:
+        raise ScriptError("invalid nph status line %r" % first[:80]) from None
 
 
 def _describe_exit(code):

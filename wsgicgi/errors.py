@@ -1,14 +1,14 @@
-"""Error responses and tracebacks for the gateway.
+"""The gateway's failure paths: error responses, tracebacks, a client gone.
 
-Imported only when something went wrong, so ``traceback`` and ``html`` stay
-off the success path.
+Imported only when something went wrong, so this code and ``traceback`` stay
+off the success path of every CGI request.
 """
 
 import traceback
 
-from .protocol import status_line
+from .cgihead import status_line
 
-__all__ = ["format_exception", "error_response"]
+__all__ = ["format_exception", "error_response", "app_failed", "client_gone"]
 
 
 def format_exception(exc_info, heading):
@@ -36,3 +36,34 @@ def error_response(code, exc_info=None, head=False):
         "\r\n" % (status, len(data))
     ).encode("latin-1")
     return header if head else header + data
+
+
+def app_failed(response, exc_info, environ):
+    """An application error: a 500 if nothing was sent yet, else the body is
+    cut where it is (never a second status line).  The traceback is logged."""
+    from .gateway import _TRUE
+
+    response.log(format_exception(exc_info, "wsgicgi: error in the WSGI application"))
+    if response.headers_sent:
+        response.log("wsgicgi: response cut after %d body bytes" % response.sent)
+        return
+    debug = environ.get("WSGICGI_DEBUG", "") in _TRUE if environ else False
+    response.out.write(error_response(500, exc_info if debug else None, head=response.head))
+    response.out.flush()
+    response.headers_sent = True
+
+
+def client_gone(response, out, default_stdout):
+    """The client went away (EPIPE): one log line, no traceback flood."""
+    import os
+
+    response.log("wsgicgi: client went away after %d body bytes" % response.sent)
+    if default_stdout:
+        # Point stdout at /dev/null so that the interpreter's flush at exit
+        # does not print a second BrokenPipeError.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass

@@ -308,8 +308,11 @@ class _Response:
 
     def consume(self, result):
         """Iterate the application's response and send it."""
-        if type(result) is FileWrapper and self.sendfile(result):
-            return
+        if type(result) is FileWrapper:
+            from .sendfile import send_file_wrapper
+
+            if send_file_wrapper(self, result):
+                return
         if self.headers is not None and (
             type(result) in (list, tuple)
             and len(result) == 1
@@ -339,82 +342,10 @@ class _Response:
         if self.remaining and not self.head:
             self.log("wsgicgi: response ended %d bytes short of its Content-Length" % self.remaining)
 
-    def sendfile(self, wrapper):
-        """Send a ``wsgi.file_wrapper`` with ``os.sendfile``; False to iterate."""
-        import os
-
-        sendfile = getattr(os, "sendfile", None)
-        if sendfile is None or self.status is None or self.head:
-            return False
-        try:
-            in_fd = wrapper.filelike.fileno()
-            out_fd = self.out.fileno()
-            offset = wrapper.filelike.tell()
-        except (AttributeError, OSError, ValueError):
-            return False
-        self.send(b"")
-        count = self.remaining
-        while count is None or count > 0:
-            try:
-                sent = sendfile(out_fd, in_fd, offset, _CHUNK * 16 if count is None else min(count, _CHUNK * 16))
-            except BrokenPipeError:
-                raise
-            except OSError:
-                if self.sent == 0:
-                    # Not supported for these descriptors (EINVAL, ENOSYS…).
-                    wrapper.filelike.seek(offset)
-                    return self._iterate_rest(wrapper)
-                raise
-            if sent == 0:
-                break
-            offset += sent
-            self.sent += sent
-            if count is not None:
-                count -= sent
-                self.remaining = count
-        wrapper.filelike.seek(offset)
-        return True
-
-    def _iterate_rest(self, wrapper):
-        for chunk in wrapper:
-            self.send(chunk)
-            if self.done:
-                break
-        self.finish()
-        return True
-
     def log(self, message):
         try:
             self.errors.write(message + "\n")
             self.errors.flush()
-        except (OSError, ValueError):
-            pass
-
-    def fail(self, exc_info, environ):
-        """An application error: a 500 if nothing was sent, else cut the body."""
-        from .errors import format_exception, error_response
-
-        self.log(format_exception(exc_info, "wsgicgi: error in the WSGI application"))
-        if self.headers_sent:
-            self.log("wsgicgi: response cut after %d body bytes" % self.sent)
-            return
-        debug = environ.get("WSGICGI_DEBUG", "") in _TRUE if environ else False
-        self.out.write(error_response(500, exc_info if debug else None, head=self.head))
-        self.out.flush()
-        self.headers_sent = True
-
-
-def _client_gone(response, out, default_stdout):
-    response.log("wsgicgi: client went away after %d body bytes" % response.sent)
-    if default_stdout:
-        import os
-
-        # Point stdout at /dev/null so that the interpreter's flush at exit
-        # does not print a second BrokenPipeError.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, out.fileno())
-            os.close(devnull)
         except (OSError, ValueError):
             pass
 
@@ -449,7 +380,9 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
             stdout.write(error_response(400, head=response.head))
             stdout.flush()
         except BrokenPipeError:
-            _client_gone(response, stdout, default_stdout)
+            from .errors import client_gone
+
+            client_gone(response, stdout, default_stdout)
         return
     body = env["wsgi.input"]  # middleware may replace the environ's
     if default_stdout:
@@ -466,12 +399,16 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
             if close is not None:
                 close()
     except BrokenPipeError:
-        _client_gone(response, stdout, default_stdout)
+        from .errors import client_gone
+
+        client_gone(response, stdout, default_stdout)
     except Exception:
+        from .errors import app_failed, client_gone
+
         try:
-            response.fail(sys.exc_info(), env)
+            app_failed(response, sys.exc_info(), env)
         except BrokenPipeError:
-            _client_gone(response, stdout, default_stdout)
+            client_gone(response, stdout, default_stdout)
     finally:
         if default_stdout:
             sys.stdout = saved_stdout

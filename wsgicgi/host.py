@@ -13,7 +13,8 @@ import sys
 
 from . import __version__
 from .child import ChildProcess, ScriptError, spawn
-from .protocol import from_latin1, has_control_chars, parse_content_length, status_line, to_latin1
+from .cgihead import status_line
+from .protocol import from_latin1, has_control_chars, is_latin1, parse_content_length, to_latin1
 
 __all__ = ["CGIScript", "CGIDirectory"]
 
@@ -32,21 +33,31 @@ DEFAULT_MAX_BODY = 1 << 30
 
 
 class _Options:
-    """What CGIScript and CGIDirectory share: how a child is started."""
+    """The options CGIScript and CGIDirectory share: how a child is started.
+    Their meanings are in ``CGIScript``'s docstring."""
 
-    def __init__(self, args, env, inherit_env, cwd, timeout, document_root, local_redirect, max_body):
+    def __init__(
+        self,
+        *,
+        args=(),
+        env=None,
+        inherit_env=("PATH",),
+        cwd=None,
+        timeout=60.0,
+        document_root=None,
+        local_redirect=None,
+        max_body=DEFAULT_MAX_BODY,
+    ):
         self.args = tuple(os.fsencode(a) for a in args)
-        self.env = {_env_bytes(k): _env_bytes(v) for k, v in (env or {}).items()}
-        self.inherit_env = tuple(inherit_env)
         # The child's environment before the meta-variables: the server's
         # variables named in inherit_env (as they are now), then env=.
         environb = getattr(os, "environb", None) or {}
         self.base_env = {}
-        for name in self.inherit_env:
+        for name in inherit_env:
             value = environb.get(os.fsencode(name))
             if value is not None:
                 self.base_env[os.fsencode(name)] = value
-        self.base_env.update(self.env)
+        self.base_env.update((_env_bytes(k), _env_bytes(v)) for k, v in (env or {}).items())
         self.cwd = cwd
         self.timeout = float(timeout)
         self.document_root = document_root
@@ -57,36 +68,30 @@ class _Options:
 class CGIScript:
     """A WSGI application that runs the CGI script at ``path`` once per request.
 
-    ``args`` are extra command-line arguments, ``env`` extra environment
-    variables, ``inherit_env`` the names of the server's own variables the
-    script may see, read when the app is made (nothing else of the server's
-    environment reaches it), ``cwd`` its working directory (default: the
-    script's folder), ``timeout`` the seconds the script may stay silent
-    before it is killed (504 before its headers; the body is cut after them).  ``local_redirect``, a WSGI
-    application, serves a script's local redirect (``Location: /path``,
-    RFC 3875 §6.2.2) as a GET of that path; without it the redirect goes to the
-    client.  ``document_root`` sets DOCUMENT_ROOT and PATH_TRANSLATED.
-    ``max_body`` caps the request body in bytes (413 above it; ``None``: no
-    cap); a body without a length is spooled to a temporary file up to it.
+    Options (keyword-only, shared with ``CGIDirectory``):
+
+    - ``args=()``: extra command-line arguments;
+    - ``env=None``: extra environment variables;
+    - ``inherit_env=("PATH",)``: the names of the server's own variables the
+      script may see, read when the app is made (nothing else of the server's
+      environment reaches it);
+    - ``cwd=None``: its working directory (default: the script's folder);
+    - ``timeout=60.0``: the seconds the script may stay silent before it is
+      killed (504 before its headers; the body is cut after them);
+    - ``document_root=None``: sets DOCUMENT_ROOT and PATH_TRANSLATED;
+    - ``local_redirect=None``: a WSGI application that serves a script's local
+      redirect (``Location: /path``, RFC 3875 §6.2.2) as a GET of that path;
+      without it the redirect goes to the client;
+    - ``max_body=1 << 30``: the largest request body in bytes (413 above it;
+      ``None``: no cap); a body without a length is spooled up to it.
+
+    ``interpreter``, if given, runs the script (``interpreter path``).
     """
 
-    def __init__(
-        self,
-        path,
-        *,
-        args=(),
-        env=None,
-        inherit_env=("PATH",),
-        cwd=None,
-        timeout=60.0,
-        document_root=None,
-        local_redirect=None,
-        max_body=DEFAULT_MAX_BODY,
-        interpreter=None,
-    ):
+    def __init__(self, path, *, interpreter=None, **options):
         self.path = os.path.abspath(os.fsencode(path))
         self.interpreter = interpreter
-        self.options = _Options(args, env, inherit_env, cwd, timeout, document_root, local_redirect, max_body)
+        self.options = _Options(**options)
 
     def __call__(self, environ, start_response):
         return _Request(environ, start_response, self.options).run(
@@ -112,23 +117,10 @@ class CGIDirectory:
     as for ``CGIScript``.
     """
 
-    def __init__(
-        self,
-        root,
-        *,
-        args=(),
-        env=None,
-        inherit_env=("PATH",),
-        cwd=None,
-        timeout=60.0,
-        document_root=None,
-        local_redirect=None,
-        max_body=DEFAULT_MAX_BODY,
-        interpreters=None,
-    ):
+    def __init__(self, root, *, interpreters=None, **options):
         self.root = os.path.realpath(os.fsencode(root))
         self.interpreters = {os.fsencode(k): v for k, v in (interpreters or {}).items()}
-        self.options = _Options(args, env, inherit_env, cwd, timeout, document_root, local_redirect, max_body)
+        self.options = _Options(**options)
 
     def __call__(self, environ, start_response):
         return self._serve(environ, start_response, 0)
@@ -161,7 +153,7 @@ class CGIDirectory:
         or to the HTTP status (400, 403 or 404) that refuses it."""
         if "\0" in path_info:
             return 400
-        raw = from_latin1(path_info) if path_info.isascii() or _is_latin1(path_info) else None
+        raw = from_latin1(path_info) if is_latin1(path_info) else None
         if raw is None or not raw.startswith(b"/"):
             return 404
         segments = raw[1:].split(b"/")
@@ -211,14 +203,6 @@ def _is_link(info):
 
 def _is_file(info):
     return info.st_mode & 0o170000 == 0o100000
-
-
-def _is_latin1(text):
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _env_bytes(value):

@@ -239,7 +239,7 @@ def _display(text):
 
 
 def _error(environ, start_response, code, headers=()):
-    from .protocol import status_line
+    from .cgihead import status_line
 
     status = status_line(code)
     body = (status + "\n").encode("ascii")

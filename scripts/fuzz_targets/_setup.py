@@ -20,7 +20,8 @@ def check_cgi_response(raw, head=False):
     """Assert that ``raw`` is a well-formed CGI response as the gateway must
     write it: a Status line first, headers that wsgicgi's own parser and
     validators accept, a blank line, then at most Content-Length body bytes."""
-    from wsgicgi.protocol import HOP_BY_HOP, check_headers, check_status, parse_cgi_headers, parse_content_length
+    from wsgicgi.cgihead import parse_cgi_headers
+    from wsgicgi.protocol import HOP_BY_HOP, check_headers, check_status, parse_content_length
 
     block, sep, body = raw.partition(b"\r\n\r\n")
     assert sep, "no blank line: %r" % raw[:200]

@@ -1,4 +1,4 @@
-"""atheris target: wsgicgi.protocol.parse_cgi_headers on arbitrary bytes.
+"""atheris target: wsgicgi.cgihead.parse_cgi_headers on arbitrary bytes.
 
 Every input ends in (status, headers) that the validators accept, or in
 CGIResponseError; a parsed block written back out parses to the same result.
@@ -9,14 +9,13 @@ import sys
 import _setup  # noqa: F401  (sys.path, instrumentation)
 import atheris
 
+from wsgicgi.cgihead import CGIResponseError, parse_cgi_headers
 from wsgicgi.protocol import (
-    CGIResponseError,
     HOP_BY_HOP,
     check_headers,
     check_status,
     has_control_chars,
     is_token,
-    parse_cgi_headers,
 )
 
 
