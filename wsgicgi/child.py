@@ -43,30 +43,47 @@ class ScriptError(Exception):
 def spawn(argv, env, cwd, body, length, errors, name, timeout):
     """Start ``argv`` as a CGI child and start feeding it ``length`` bytes of
     ``body``; returns the ``ChildProcess``."""
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env=env,
-        close_fds=True,
-        start_new_session=True,
-        bufsize=0,
-    )
-    return ChildProcess(process, body, length, errors, name, timeout)
+    # Our own pipes, handed to Popen as descriptors: Popen then wraps none of
+    # them in file objects, which the per-request cost notices.
+    ours, theirs = [], []
+    try:
+        for _ in range(3):
+            read_end, write_end = os.pipe()
+            ours.append(read_end)
+            theirs.append(write_end)
+        ours[0], theirs[0] = theirs[0], ours[0]  # stdin: the child reads
+        process = subprocess.Popen(
+            argv,
+            stdin=theirs[0],
+            stdout=theirs[1],
+            stderr=theirs[2],
+            cwd=cwd,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+        )
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    return ChildProcess(process, ours, body, length, errors, name, timeout)
 
 
 class ChildProcess:
     """A running CGI script and the WSGI iterable of its response body."""
 
-    def __init__(self, process, body, length, errors, name, timeout):
+    def __init__(self, process, fds, body, length, errors, name, timeout):
         self.process = process
         self.errors = errors
         self.name = name
         self.timeout = timeout
-        self.stdout = process.stdout.fileno()
-        self.stderr = process.stderr.fileno()
+        # Our ends of the child's stdin, stdout and stderr, each closed once
+        # by _close_fd (a descriptor closed twice may be another thread's).
+        self.fds = fds
+        stdin, self.stdout, self.stderr = fds
         self.pending = b""
         self.remaining = None
         self.err_buffer = b""
@@ -75,16 +92,16 @@ class ChildProcess:
         self.widened = False
         self.poller = _Poller((self.stdout, self.stderr))
         self.head_only = False
+        self.fds_lock = threading.Lock()
         if length:
-            self.writer = threading.Thread(target=self._feed, args=(body, length), daemon=True)
+            self.writer = threading.Thread(target=self._feed, args=(stdin, body, length), daemon=True)
             self.writer.start()
         else:
-            process.stdin.close()
+            self._close_fd(0)
 
     # -- the request body ------------------------------------------------
 
-    def _feed(self, body, length):
-        stdin = self.process.stdin
+    def _feed(self, stdin, body, length):
         try:
             while length > 0:
                 data = body.read(min(_WRITE, length))
@@ -93,17 +110,14 @@ class ChildProcess:
                 length -= len(data)
                 view = memoryview(data)
                 while view:
-                    view = view[stdin.write(view) :]
+                    view = view[os.write(stdin, view) :]
         except (BrokenPipeError, ConnectionResetError):
             pass  # the script stopped reading: its right (RFC 3875 §4.2)
         except (OSError, ValueError) as exc:
             if not self.closed:
                 self._log("request body not delivered: %s" % exc)
         finally:
-            try:
-                stdin.close()
-            except OSError:
-                pass
+            self._close_fd(0)
             if getattr(body, "owned", False):
                 body.close()  # a spool of ours, not the server's wsgi.input
 
@@ -150,7 +164,16 @@ class ChildProcess:
         if self.stdout is not None:
             self._unregister(self.stdout)
             self.stdout = None
-            self.process.stdout.close()
+            self._close_fd(1)
+
+    def _close_fd(self, index):
+        with self.fds_lock:
+            fd, self.fds[index] = self.fds[index], None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def _stderr(self, data):
         buffer = self.err_buffer + data
@@ -373,18 +396,10 @@ class ChildProcess:
         process = self.process
         if process.returncode is None:
             process.wait()
-        for stream in (process.stdout, process.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        self._close_fd(1)
+        self._close_fd(2)
         if self.writer is not None:
             self.writer.join(5.0)
-        else:
-            try:
-                process.stdin.close()
-            except OSError:
-                pass
 
 
 class _Poller:
