@@ -16,6 +16,10 @@ import time
 __all__ = ["make_app", "Site", "main"]
 
 DEFAULT_CGI_DIRS = ("/cgi-bin/", "/htbin/")
+# What waitress may hold of a response the client has not taken yet (its
+# default is 16 MB per connection): 1 MiB keeps a streamed CGI response's
+# memory flat at no cost in throughput on a local link.
+_OUTBUF_HIGH_WATERMARK = 1 << 20
 DEFAULT_PORT = 8000
 DEFAULT_THREADS = 8
 # Seconds that requests in flight get to finish after Ctrl-C or SIGTERM
@@ -183,6 +187,7 @@ def _main(argv):
             threads=args.threads,
             ident="wsgicgi/" + __version__,
             asyncore_use_poll=True,
+            outbuf_high_watermark=_OUTBUF_HIGH_WATERMARK,
         )
     except (OSError, ValueError) as exc:
         sys.stderr.write("wsgicgi serve: cannot listen on %s port %s: %s\n" % (args.bind, args.port, exc))

@@ -231,34 +231,19 @@ SCRIPT_EXES = ("dash", "sh", "bash", "cat", "hello", "wrk")
 
 class RssSampler(threading.Thread):
     """Samples the RSS of a server's process tree (scripts excluded) every
-    ``interval`` seconds; ``peak`` is the largest sum seen, ``samples`` the
-    ``(monotonic time, RSS)`` pairs."""
+    ``interval`` seconds; ``peak`` is the largest sum seen."""
 
     def __init__(self, root, interval=0.05):
         super().__init__(daemon=True)
         self.root = root
         self.interval = interval
         self.peak = 0
-        self.samples = []
         self._stop_event = threading.Event()
 
     def run(self):
         while not self._stop_event.is_set():
-            rss = rss_of(process_tree(self.root, SCRIPT_EXES))
-            self.samples.append((time.monotonic(), rss))
-            self.peak = max(self.peak, rss)
+            self.peak = max(self.peak, rss_of(process_tree(self.root, SCRIPT_EXES)))
             self._stop_event.wait(self.interval)
-
-    def late_growth(self, start, end):
-        """How much the peak of the second half of [start, end] exceeds the
-        peak of the first half: memory that grows with the bytes streamed,
-        as opposed to buffers that fill once and stay."""
-        middle = (start + end) / 2
-        first = [rss for t, rss in self.samples if start <= t < middle]
-        second = [rss for t, rss in self.samples if middle <= t <= end]
-        if not first or not second:
-            return None
-        return max(second) - max(first)
 
     def stop(self):
         self._stop_event.set()
@@ -307,8 +292,7 @@ class _Chunked:
 
 def download(server, path, expect, timeout=180.0):
     """GET ``path`` reading the body as fast as the socket gives it (plain or
-    chunked); returns (MB/s, server RSS before, peak server RSS during, growth
-    of the RSS peak from the first half of the transfer to the second)."""
+    chunked); returns (MB/s, server RSS before, peak server RSS during)."""
     before = rss_of(process_tree(server.pid, SCRIPT_EXES))
     sampler = RssSampler(server.pid)
     sampler.start()
@@ -352,11 +336,9 @@ def download(server, path, expect, timeout=180.0):
             if time.monotonic() > deadline:
                 raise RuntimeError("download slower than %.0f s" % timeout)
         elapsed = time.perf_counter() - start
-        ended = time.monotonic()
     finally:
         sock.close()
         sampler.stop()
     if body != expect:
         raise RuntimeError("got %d of %d bytes" % (body, expect))
-    late = sampler.late_growth(ended - elapsed, ended)
-    return expect / elapsed / MB, before, max(sampler.peak, before), late
+    return expect / elapsed / MB, before, max(sampler.peak, before)
