@@ -234,6 +234,24 @@ def test_body_without_length_is_spooled_and_given_a_length():
     assert status == "200 OK" and body == data
 
 
+def test_a_chunked_body_the_server_did_not_decode_is_411_not_dropped(tmp_path):
+    # uWSGI's http-socket hands the app an empty wsgi.input for a chunked
+    # body and no wsgi.input_terminated: the script must not run without it.
+    marker = tmp_path / "ran"
+    app = CGIScript("/bin/sh", args=("-c", "touch %s" % marker))
+    undecoded = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(b"")}
+    status, _, _, log = call(app, method="POST", environ=undecoded)
+    assert status.startswith("411") and "not decoded" in log
+    assert not marker.exists()
+    # A server that decodes chunked bodies without the flag still works...
+    decoded = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(b"abc")}
+    assert call(CGIScript(script("echo.pl")), method="POST", environ=decoded)[2] == b"abc"
+    # ...and one that says it decoded an empty body runs the script.
+    empty = dict(undecoded, **{"wsgi.input_terminated": True})
+    status, _, _, _ = call(CGIScript(script("echo.pl")), method="POST", environ=empty)
+    assert status == "200 OK"
+
+
 def test_bodies_over_max_body_are_413_and_run_nothing(tmp_path):
     marker = tmp_path / "ran"
     app = CGIScript("/bin/sh", args=("-c", "touch %s" % marker), max_body=1000)
@@ -587,7 +605,27 @@ def test_a_misspelt_option_is_a_type_error():
         CGIDirectory(SCRIPTS, interpreter="/bin/sh")  # CGIDirectory takes interpreters=
 
 
-@pytest.mark.parametrize("host", ["evil host", "a/b", "x\x01y", ""])
+@pytest.mark.parametrize("host", ["evil host", "a/b", "x\x01y", "", "a.b:port", "a.b:99999", "a.b:²", "::1"])
 def test_a_host_header_that_is_no_host_name_leaves_server_name_alone(host):
     env = json.loads(call(CGIScript(script("env.py")), environ={"HTTP_HOST": host})[2])
-    assert env["SERVER_NAME"] == "127.0.0.1"
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", "8080")
+
+
+@pytest.mark.parametrize(
+    "host, scheme, name, port",
+    [
+        ("example.com", "http", "example.com", "80"),
+        ("example.com", "https", "example.com", "443"),  # behind a proxy that ends TLS
+        ("example.com:8443", "https", "example.com", "8443"),
+        ("example.com:", "http", "example.com", "80"),  # RFC 3986 §3.2.3: an empty port is the default
+        ("127.0.0.1:8080", "http", "127.0.0.1", "8080"),
+        ("[::1]:8080", "http", "[::1]", "8080"),
+        ("[::1]", "https", "[::1]", "443"),
+    ],
+)
+def test_server_name_and_port_are_the_ones_the_client_used(host, scheme, name, port):
+    # RFC 3875 §4.1.14-15, as Apache's UseCanonicalName Off: the pair builds
+    # the script's own URLs, so the port must not be the backend's own.
+    environ = {"HTTP_HOST": host, "wsgi.url_scheme": scheme}
+    env = json.loads(call(CGIScript(script("env.py")), environ=environ)[2])
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == (name, port)

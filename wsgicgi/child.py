@@ -1,20 +1,21 @@
 """One CGI child process: started, fed, read and always reaped.
 
 The child runs in its own process group with three pipes and no other
-inherited file descriptors.  A thread writes the request body to its stdin
-while the caller reads stdout, so a script that writes megabytes before it
-reads its input cannot deadlock, and one that never reads stdin still
-completes.  stderr is forwarded line by line to ``wsgi.errors`` whenever the
-caller waits for output.  The object is the WSGI response iterable: iterating
-streams the body, ``close()`` kills what is left of the process group and
-reaps the child.
+inherited file descriptors.  One poll(2) loop, in the request's own thread,
+writes the request body to the script's stdin whenever the pipe has room and
+reads stdout and stderr whenever they have data, so a script that writes
+megabytes before it reads its input cannot deadlock, one that never reads
+stdin still completes, and no thread ever touches ``wsgi.input`` after the
+request ends (nor needs one to: uWSGI without threads works too).  stderr is
+forwarded line by line to ``wsgi.errors``.  The object is the WSGI response
+iterable: iterating streams the body, ``close()`` kills what is left of the
+process group and reaps the child.
 """
 
 import os
 import select
 import signal
 import subprocess
-import threading
 import time
 
 from .cgihead import CGIResponseError, cgi_status, parse_cgi_headers
@@ -80,54 +81,84 @@ class ChildProcess:
         self.errors = errors
         self.name = name
         self.timeout = timeout
-        # Our ends of the child's stdin, stdout and stderr, each closed once
-        # by _close_fd (a descriptor closed twice may be another thread's).
+        # Our ends of the child's stdin, stdout and stderr; _close_fd closes
+        # each exactly once.
         self.fds = fds
         stdin, self.stdout, self.stderr = fds
         self.pending = b""
         self.remaining = None
         self.err_buffer = b""
         self.closed = False
-        self.writer = None
         self.widened = False
-        self.poller = _Poller((self.stdout, self.stderr))
         self.head_only = False
-        self.fds_lock = threading.Lock()
+        self.poller = _Poller()
+        self.poller.watch(self.stdout, select.POLLIN)
+        self.poller.watch(self.stderr, select.POLLIN)
+        self.body = body
+        self.body_left = length
+        self.unwritten = b""  # read from the body, not yet taken by the script
+        self.stdin = None
         if length:
-            self.writer = threading.Thread(target=self._feed, args=(stdin, body, length), daemon=True)
-            self.writer.start()
+            self.stdin = stdin
+            os.set_blocking(stdin, False)
+            if length > _DEFAULT_PIPE:
+                _widen_pipe(stdin)
+            self.poller.watch(stdin, select.POLLOUT)
         else:
             self._close_fd(0)
 
     # -- the request body ------------------------------------------------
 
-    def _feed(self, stdin, body, length):
+    def _feed(self, events):
+        """The script's stdin has room (or is gone): write the next piece of
+        the request body.  Returns True when the script took some of it."""
+        if events & (select.POLLERR | select.POLLHUP):
+            self._stop_feeding()  # it closed its stdin: its right (RFC 3875 §4.2)
+            return False
         try:
-            while length > 0:
-                data = body.read(min(_WRITE, length))
+            if not self.unwritten:
+                # May wait for the client: the script is waiting for it too.
+                data = self.body.read(min(_WRITE, self.body_left))
                 if not data:
-                    break
-                length -= len(data)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(stdin, view) :]
+                    self._log("request body ended %d bytes short of CONTENT_LENGTH" % self.body_left)
+                    self._stop_feeding()
+                    return False
+                self.body_left -= len(data)
+                self.unwritten = memoryview(data)
+            written = os.write(self.stdin, self.unwritten)
+        except BlockingIOError:
+            return False
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the script stopped reading: its right (RFC 3875 §4.2)
-        except (OSError, ValueError) as exc:
-            if not self.closed:
-                self._log("request body not delivered: %s" % exc)
-        finally:
-            self._close_fd(0)
-            if getattr(body, "owned", False):
-                body.close()  # a spool of ours, not the server's wsgi.input
+            self._stop_feeding()  # the script stopped reading
+            return False
+        except Exception as exc:  # the server's wsgi.input failed: the client went away
+            self._log("request body not delivered: %s" % (exc,))
+            self._stop_feeding()
+            return False
+        self.unwritten = self.unwritten[written:]
+        if not self.unwritten and not self.body_left:
+            self._stop_feeding()  # all of it: EOF on the script's stdin
+        return True
+
+    def _stop_feeding(self):
+        if self.stdin is not None:
+            self.poller.unregister(self.stdin)
+            self.stdin = None
+            self.unwritten = b""
+        self._close_fd(0)
+        body, self.body = self.body, None
+        if getattr(body, "owned", False):
+            body.close()  # a spool of ours, not the server's wsgi.input
 
     # -- reading ---------------------------------------------------------
 
     def _wait_output(self, deadline):
         """Read whatever is ready; return stdout bytes, ``b""`` at EOF.
 
-        stderr lines are forwarded as they come.  Raises ``ScriptError``
-        (timeout) when the deadline passes with nothing on stdout.
+        The request body goes to stdin and stderr lines to the log as they
+        can.  Raises ``ScriptError`` (timeout) when the deadline passes with
+        nothing on stdout; body the script takes moves the deadline on, as
+        it was waiting for its input, not silent.
         """
         while True:
             if self.stdout is None:
@@ -135,7 +166,11 @@ class ChildProcess:
             wait = deadline - time.monotonic()
             if wait <= 0:
                 raise ScriptError("no output for %g seconds" % self.timeout, timeout=True)
-            for fd in self.poller.ready(wait):
+            for fd, events in self.poller.ready(wait):
+                if fd == self.stdin:
+                    if self._feed(events):
+                        deadline = max(deadline, time.monotonic() + self.timeout)
+                    continue
                 data = os.read(fd, _READ)
                 if fd == self.stderr:
                     self._stderr(data)
@@ -167,8 +202,7 @@ class ChildProcess:
             self._close_fd(1)
 
     def _close_fd(self, index):
-        with self.fds_lock:
-            fd, self.fds[index] = self.fds[index], None
+        fd, self.fds[index] = self.fds[index], None
         if fd is not None:
             try:
                 os.close(fd)
@@ -341,10 +375,12 @@ class ChildProcess:
 
     def drain_stderr(self):
         """Forward what is left on stderr until it ends, for at most a
-        couple of seconds (stdout, if still open, is read and dropped)."""
+        couple of seconds (stdout, if still open, is read and dropped; the
+        rest of the request body is not delivered)."""
+        self._stop_feeding()
         deadline = time.monotonic() + _EXIT_GRACE
         while self.stderr is not None and time.monotonic() < deadline:
-            for fd in self.poller.ready(max(0.0, deadline - time.monotonic())):
+            for fd, _ in self.poller.ready(max(0.0, deadline - time.monotonic())):
                 data = os.read(fd, _READ)
                 if fd == self.stderr:
                     self._stderr(data)
@@ -359,7 +395,7 @@ class ChildProcess:
 
     def close(self):
         """End the request: kill what is left of the process group, reap the
-        child, close every pipe and join the body writer."""
+        child and close every pipe."""
         if self.closed:
             return
         self.closed = True
@@ -396,27 +432,28 @@ class ChildProcess:
         process = self.process
         if process.returncode is None:
             process.wait()
+        self._stop_feeding()
         self._close_fd(1)
         self._close_fd(2)
-        if self.writer is not None:
-            self.writer.join(5.0)
 
 
 class _Poller:
-    """poll(2) over the child's stdout and stderr: no descriptor of its own
-    to create and close per request, unlike epoll."""
+    """poll(2) over the child's pipes: no descriptor of its own to create
+    and close per request, unlike epoll."""
 
-    def __init__(self, fds):
+    def __init__(self):
         self.poll = select.poll()
-        for fd in fds:
-            self.poll.register(fd, select.POLLIN)
+
+    def watch(self, fd, events):
+        self.poll.register(fd, events)
 
     def unregister(self, fd):
         self.poll.unregister(fd)
 
     def ready(self, timeout):
-        """The descriptors readable (or at EOF) within ``timeout`` seconds."""
-        return [fd for fd, _ in self.poll.poll(max(0, int(timeout * 1000 + 0.999)))]
+        """``(fd, events)`` of the descriptors ready (or at EOF, or broken)
+        within ``timeout`` seconds."""
+        return self.poll.poll(max(0, int(timeout * 1000 + 0.999)))
 
 
 def _head_end(buffer, start):

@@ -357,6 +357,11 @@ class _Request:
             spool.write(data)
         if not size:
             spool.close()
+            if not environ.get("wsgi.input_terminated"):
+                # A chunked body the server read nothing of, and a server that
+                # does not say it decodes chunked bodies (uWSGI's http-socket
+                # passes none): refused rather than silently dropped.
+                raise _Refused(411, "chunked request body not decoded by the server (no wsgi.input_terminated)")
             return None, 0
         spool.seek(0)
         return _Spool(spool), size
@@ -371,11 +376,12 @@ class _Request:
         environ, the extras scripts read, ``env=`` and ``inherit_env`` only."""
         environ = self.environ
         out = dict(self.options.base_env)
+        server_name, server_port = _server_address(environ)
         meta = {
             "GATEWAY_INTERFACE": "CGI/1.1",
             "SERVER_SOFTWARE": environ.get("SERVER_SOFTWARE") or "wsgicgi/" + __version__,
-            "SERVER_NAME": _server_name(environ),
-            "SERVER_PORT": str(environ.get("SERVER_PORT", "80")),
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": server_port,
             "SERVER_PROTOCOL": environ.get("SERVER_PROTOCOL", "HTTP/1.0"),
             "REQUEST_METHOD": environ.get("REQUEST_METHOD", "GET"),
             "SCRIPT_NAME": script_name,
@@ -496,16 +502,29 @@ class _Empty:
 _EMPTY = _Empty()
 
 
-def _server_name(environ):
-    # RFC 3875 §4.1.14: the name the client used, as Apache's default
-    # (UseCanonicalName Off) takes it from Host; some servers (waitress)
-    # put a placeholder in SERVER_NAME.
+def _server_address(environ):
+    """``(SERVER_NAME, SERVER_PORT)``: the name and port the client used, from
+    its Host header, as Apache does by default (UseCanonicalName Off); a Host
+    without a port means the scheme's default port.  Without a usable Host,
+    the server's own values (some servers, waitress, put a placeholder in
+    SERVER_NAME)."""
+    # RFC 3875 §4.1.14-15: together they build the script's URI, so behind a
+    # proxy that terminates TLS they must not mix the public name with the
+    # backend's port.
     host = environ.get("HTTP_HOST", "")
     if host:
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name and not has_control_chars(name) and " " not in name and "/" not in name:
-            return name
-    return environ.get("SERVER_NAME") or "localhost"
+        name, port = host, ""
+        if not host.endswith("]"):  # "[::1]" has no port, "[::1]:8080" has
+            head, colon, tail = host.rpartition(":")
+            if colon:
+                name, port = head, tail
+        port_ok = port == "" or (port.isascii() and port.isdigit() and 0 < int(port) <= 65535)
+        bare_colon = ":" in name and not (name.startswith("[") and name.endswith("]"))
+        if name and port_ok and not bare_colon and not has_control_chars(name) and " " not in name and "/" not in name:
+            if port:
+                return name, str(int(port))
+            return name, "443" if environ.get("wsgi.url_scheme") == "https" else "80"
+    return environ.get("SERVER_NAME") or "localhost", str(environ.get("SERVER_PORT", "80"))
 
 
 def _header(headers, name):

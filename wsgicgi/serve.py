@@ -142,6 +142,11 @@ def _parser():
         help="accepted for `python -m http.server --cgi` command lines; CGI folders are always served",
     )
     parser.add_argument("--no-listing", action="store_true", help="404 instead of a listing for folders without index.html")
+    parser.add_argument(
+        "--trusted-proxy", metavar="ADDR",
+        help="the address of a reverse proxy (nginx, Apache) whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed: scripts then see the client's REMOTE_ADDR and HTTPS=on behind TLS",
+    )
     return parser
 
 
@@ -188,6 +193,7 @@ def _main(argv):
             ident="wsgicgi/" + __version__,
             asyncore_use_poll=True,
             outbuf_high_watermark=_OUTBUF_HIGH_WATERMARK,
+            **_proxy_settings(args.trusted_proxy),
         )
     except (OSError, ValueError) as exc:
         sys.stderr.write("wsgicgi serve: cannot listen on %s port %s: %s\n" % (args.bind, args.port, exc))
@@ -361,6 +367,14 @@ def _escape(text):
 
 
 # -- running and stopping ---------------------------------------------------
+
+
+def _proxy_settings(address):
+    # waitress drops every X-Forwarded-* header unless told which proxy to
+    # believe; then it rewrites REMOTE_ADDR and wsgi.url_scheme from them.
+    if not address:
+        return {}
+    return {"trusted_proxy": address, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
 
 
 def serve_until_signal(server, front, grace=GRACE):
