@@ -439,6 +439,45 @@ def test_timeout_is_504_and_kills_the_grandchild_too(tmp_path):
     assert not _alive(grandchild)
 
 
+_DOOMED_SERVER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from wsgicgi import CGIScript
+app = CGIScript(sys.argv[2], timeout=300)
+app({"REQUEST_METHOD": "GET", "wsgi.errors": sys.stderr, "wsgi.input": None}, lambda *a: None)
+"""
+
+
+@pytest.mark.parametrize("mode", ["killed", "exits"])
+def test_scripts_end_with_a_server_process_that_dies_mid_request(tmp_path, mode):
+    # gunicorn SIGKILLs a worker past its --timeout; mod_wsgi ends a daemon
+    # process with requests in flight: no close() runs, and the scripts, each
+    # in a process group of its own, would live on with nobody to time them out.
+    pidfile = tmp_path / "pids"
+    stuck = tmp_path / "stuck.sh"
+    stuck.write_text("#!/bin/sh\nsleep 300 &\necho $$ $! > %s.tmp\nmv %s.tmp %s\nwait\n" % ((pidfile,) * 3))
+    stuck.chmod(0o755)
+    code = _DOOMED_SERVER if mode == "killed" else _DOOMED_SERVER.replace("app({", "import threading, os\n"
+        "threading.Timer(1.0, os._exit, (3,)).start()\napp({")
+    server = subprocess.Popen([sys.executable, "-c", code, os.path.dirname(HERE), str(stuck)])
+    try:
+        deadline = time.monotonic() + 15
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        script_pid, grandchild = map(int, pidfile.read_text().split())
+        if mode == "killed":
+            server.kill()
+        server.wait(15)
+        deadline = time.monotonic() + 5
+        while (_alive(script_pid) or _alive(grandchild)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(script_pid) and not _alive(grandchild)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
 def test_silence_in_the_body_cuts_it_after_the_timeout():
     status, _, body, log = call(CGIScript(script("stall_body.sh"), timeout=0.5))
     assert status == "200 OK" and body == b"first\n" and "body cut" in log

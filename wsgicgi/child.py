@@ -18,6 +18,7 @@ import signal
 import subprocess
 import time
 
+from . import orphans
 from .cgihead import CGIResponseError, cgi_status, parse_cgi_headers
 from .protocol import HOP_BY_HOP, parse_content_length
 
@@ -53,16 +54,28 @@ def spawn(argv, env, cwd, body, length, errors, name, timeout):
             ours.append(read_end)
             theirs.append(write_end)
         ours[0], theirs[0] = theirs[0], ours[0]  # stdin: the child reads
-        process = subprocess.Popen(
-            argv,
-            stdin=theirs[0],
-            stdout=theirs[1],
-            stderr=theirs[2],
-            cwd=cwd,
-            env=env,
-            close_fds=True,
-            start_new_session=True,
-        )
+        # The child inherits this thread's signal mask, and some servers'
+        # threads block most signals (Apache's, under embedded mod_wsgi): a
+        # script's alarm() and SIGTERM handlers would never run.  Popen cannot
+        # clear it in the child alone, so clear it around the spawn; threads
+        # with nothing blocked (most) skip this.
+        blocked = _blocked_signals()
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=theirs[0],
+                stdout=theirs[1],
+                stderr=theirs[2],
+                cwd=cwd,
+                env=env,
+                close_fds=True,
+                start_new_session=True,
+            )
+        finally:
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
     except BaseException:
         for fd in ours:
             os.close(fd)
@@ -70,6 +83,7 @@ def spawn(argv, env, cwd, body, length, errors, name, timeout):
     finally:
         for fd in theirs:
             os.close(fd)
+    orphans.track(process.pid)  # its group: start_new_session makes it the leader
     return ChildProcess(process, ours, body, length, errors, name, timeout)
 
 
@@ -392,6 +406,7 @@ class ChildProcess:
                     self.stdout = None
 
     killed = False
+    untracked = False
 
     def close(self):
         """End the request: kill what is left of the process group, reap the
@@ -432,6 +447,9 @@ class ChildProcess:
         process = self.process
         if process.returncode is None:
             process.wait()
+        if not self.untracked:
+            self.untracked = True
+            orphans.untrack(process.pid)
         self._stop_feeding()
         self._close_fd(1)
         self._close_fd(2)
@@ -487,6 +505,13 @@ def _nph_status(block):
         return cgi_status(status.strip(" ")), rest
     except CGIResponseError:
         raise ScriptError("invalid nph status line %r" % first[:80]) from None
+
+
+def _blocked_signals():
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    except (AttributeError, OSError, ValueError):
+        return ()
 
 
 def _describe_exit(code):

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from uwsgi_servers import KINDS, descendants, processes_with_env, serving_uwsgi
-from wsgi_servers import rss_kib
+from wsgi_servers import is_watchdog, rss_kib
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +50,10 @@ def wait_for(predicate, seconds=10):
 
 
 def cgi_children(server):
-    """Processes under the server that are not uWSGI's own."""
-    return {pid: state for pid, state in descendants(server.pid).items() if pid not in server.workers}
+    """Processes under the server that are neither uWSGI's own nor
+    wsgicgi's watchdog (one per worker that ran scripts)."""
+    return {pid: state for pid, state in descendants(server.pid).items()
+            if pid not in server.workers and not is_watchdog(pid)}
 
 
 def test_threads_mode_is_what_the_kind_says(server):
@@ -200,7 +202,7 @@ def test_no_zombie_or_leftover_child_afterwards(server):
     request(server, "POST", "/no_read.sh", body=os.urandom(1 << 20))
     request(server, "GET", "/die_midway.sh")
     assert wait_for(lambda: not cgi_children(server), 5), cgi_children(server)
-    now = descendants(server.pid)
+    now = {pid: state for pid, state in descendants(server.pid).items() if not is_watchdog(pid)}
     assert set(now) == set(server.workers), "uWSGI workers changed (a crash?):\n%s" % server.log()[-3000:]
     assert "Z" not in now.values()
 

@@ -55,6 +55,16 @@ class Server:
         return pids
 
 
+def is_watchdog(pid):
+    """Whether ``pid`` is wsgicgi's watchdog (wsgicgi/orphans.py), the one
+    child each server process that ran scripts keeps."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"\0wsgicgi-watchdog" in f.read()
+    except OSError:
+        return False
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

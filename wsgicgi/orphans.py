@@ -1,0 +1,138 @@
+"""A watchdog that kills the scripts of a server process that died.
+
+Each script runs in a process group of its own, so nothing ends it when the
+server process dies without cleaning up: a worker SIGKILLed by gunicorn's
+timeout, a mod_wsgi daemon process stopped with requests in flight.  A script
+stuck in silence would then live on with nobody left to enforce its timeout.
+
+So each server process gets one small ``/bin/sh`` watchdog, started with the
+first script.  The server keeps the live script groups in a file, one
+fixed-width slot per running script, written in place; the watchdog shares
+that file and blocks reading a pipe the server never writes to and no script
+holds (close-on-exec).  The pipe ends only when the server process does: then
+the watchdog kills every group still listed.  A request costs two ``pwrite``
+calls and wakes nobody.
+"""
+
+import os
+import subprocess
+import tempfile
+import threading
+
+__all__ = ["track", "untrack", "WATCHDOG_NAME"]
+
+WATCHDOG_NAME = "wsgicgi-watchdog"
+_SLOT = 11  # "%10d\n": a pid or a blank line
+_BLANK = b" " * (_SLOT - 1) + b"\n"
+
+# stdin is the pipe, stdout the file of live groups; $0, the name ps shows.
+_WATCHDOG = """\
+while read -r _; do :; done
+while read -r g; do
+    [ -n "$g" ] && kill -s KILL -- "-$g" 2>/dev/null
+done <&1
+"""
+
+_lock = threading.Lock()
+_pid = None  # the process the state below belongs to (not a fork of it)
+_groups = None  # the file of slots, or None when the watchdog could not start
+_slots = {}  # pgid -> slot
+_free = []  # slots to reuse
+_used = 0  # slots handed out so far
+_keep = ()  # the watchdog's Popen and our end of its pipe, for as long as we live
+
+
+def track(pgid):
+    """The script group ``pgid`` has started: kill it if this process dies."""
+    with _lock:
+        if _pid != os.getpid():
+            _start()
+        if _groups is None:
+            return
+        global _used
+        if _free:
+            slot = _free.pop()
+        else:
+            slot, _used = _used, _used + 1
+        _slots[pgid] = slot
+        _write(b"%10d\n" % pgid, slot)
+
+
+def untrack(pgid):
+    """The script group ``pgid`` has ended."""
+    with _lock:
+        slot = _slots.pop(pgid, None) if _pid == os.getpid() else None
+        if slot is not None:
+            _write(_BLANK, slot)
+            _free.append(slot)
+
+
+def _write(line, slot):
+    global _groups
+    try:
+        os.pwrite(_groups, line, slot * _SLOT)
+    except OSError:  # a full disk: the requests still run, unwatched
+        os.close(_groups)
+        _groups = None
+
+
+def _start():
+    global _pid, _groups, _keep
+    _forget()
+    _pid = os.getpid()
+    groups = _group_file()
+    read_end, write_end = os.pipe()
+    try:
+        watchdog = subprocess.Popen(
+            ["/bin/sh", "-c", _WATCHDOG, WATCHDOG_NAME],
+            stdin=read_end,
+            stdout=groups,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            close_fds=True,
+            # Its own session: a signal for the server's group (Ctrl-C) must
+            # not take the watchdog down before it has done its job.
+            start_new_session=True,
+        )
+    except OSError:
+        os.close(write_end)
+        os.close(groups)
+        return
+    finally:
+        os.close(read_end)
+    _groups = groups
+    _keep = (watchdog, write_end)
+
+
+def _group_file():
+    if hasattr(os, "memfd_create"):
+        try:
+            return os.memfd_create("wsgicgi-groups")
+        except OSError:
+            pass
+    handle = tempfile.TemporaryFile()
+    fd = os.dup(handle.fileno())
+    handle.close()
+    return fd
+
+
+def _forget():
+    # After a fork (a gunicorn worker) the parent's watchdog is not ours:
+    # holding its pipe open would keep it from ever seeing its server end.
+    global _pid, _groups, _keep, _used
+    for fd in [_groups] + ([_keep[1]] if _keep else []):
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    _pid = _groups = None
+    _keep = ()
+    _slots.clear()
+    del _free[:]
+    _used = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget)
