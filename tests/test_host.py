@@ -239,9 +239,10 @@ def test_a_chunked_body_the_server_did_not_decode_is_411_not_dropped(tmp_path):
     # body and no wsgi.input_terminated: the script must not run without it.
     marker = tmp_path / "ran"
     app = CGIScript("/bin/sh", args=("-c", "touch %s" % marker))
-    undecoded = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(b"")}
-    status, _, _, log = call(app, method="POST", environ=undecoded)
-    assert status.startswith("411") and "not decoded" in log
+    for coding in ("chunked", "gzip, Chunked"):
+        undecoded = {"HTTP_TRANSFER_ENCODING": coding, "wsgi.input": io.BytesIO(b"")}
+        status, _, _, log = call(app, method="POST", environ=undecoded)
+        assert status.startswith("411") and "not decoded" in log
     assert not marker.exists()
     # A server that decodes chunked bodies without the flag still works...
     decoded = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(b"abc")}
@@ -250,6 +251,34 @@ def test_a_chunked_body_the_server_did_not_decode_is_411_not_dropped(tmp_path):
     empty = dict(undecoded, **{"wsgi.input_terminated": True})
     status, _, _, _ = call(CGIScript(script("echo.pl")), method="POST", environ=empty)
     assert status == "200 OK"
+
+
+class _SlowInput:
+    """A wsgi.input whose data comes in 64 KiB pieces, 5 ms apart."""
+
+    def __init__(self, data):
+        self.data = io.BytesIO(data)
+
+    def read(self, size=-1):
+        time.sleep(0.005)
+        return self.data.read(min(size, 65536) if size >= 0 else 65536)
+
+
+def test_feeding_the_body_does_not_hold_back_a_head_already_sent():
+    # The head is sent at once unless the whole body follows within 2 ms;
+    # feeding the script its body must not stretch that wait.
+    app = CGIScript("/bin/sh", args=("-c", "printf 'Content-Type: text/plain\\r\\n\\r\\n'; cat >/dev/null; sleep 2; echo done"))
+    body = b"y" * (2 << 20)
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)), "wsgi.input": _SlowInput(body),
+               "wsgi.errors": Log()}
+    started = time.monotonic()
+    result = app(environ, lambda *a: None)
+    head_after = time.monotonic() - started
+    try:
+        assert b"".join(result) == b"done\n"
+    finally:
+        result.close()
+    assert head_after < 1.0, "head held back %.2f s" % head_after
 
 
 def test_bodies_over_max_body_are_413_and_run_nothing(tmp_path):

@@ -83,8 +83,16 @@ def spawn(argv, env, cwd, body, length, errors, name, timeout):
     finally:
         for fd in theirs:
             os.close(fd)
-    orphans.track(process.pid)  # its group: start_new_session makes it the leader
-    return ChildProcess(process, ours, body, length, errors, name, timeout)
+    try:
+        watched = orphans.track(process.pid)  # its group: start_new_session makes it the leader
+        child = ChildProcess(process, ours, body, length, errors, name, timeout)
+    except BaseException:
+        _kill_and_reap(process)
+        for fd in ours:
+            os.close(fd)
+        raise
+    child.watched = watched
+    return child
 
 
 class ChildProcess:
@@ -166,13 +174,13 @@ class ChildProcess:
 
     # -- reading ---------------------------------------------------------
 
-    def _wait_output(self, deadline):
+    def _wait_output(self, deadline, extend=True):
         """Read whatever is ready; return stdout bytes, ``b""`` at EOF.
 
         The request body goes to stdin and stderr lines to the log as they
         can.  Raises ``ScriptError`` (timeout) when the deadline passes with
-        nothing on stdout; body the script takes moves the deadline on, as
-        it was waiting for its input, not silent.
+        nothing on stdout; with ``extend``, body the script takes moves the
+        deadline on, as it was waiting for its input, not silent.
         """
         while True:
             if self.stdout is None:
@@ -182,7 +190,7 @@ class ChildProcess:
                 raise ScriptError("no output for %g seconds" % self.timeout, timeout=True)
             for fd, events in self.poller.ready(wait):
                 if fd == self.stdin:
-                    if self._feed(events):
+                    if self._feed(events) and extend:
                         deadline = max(deadline, time.monotonic() + self.timeout)
                     continue
                 data = os.read(fd, _READ)
@@ -304,7 +312,7 @@ class ChildProcess:
         deadline = time.monotonic() + wait
         while len(self.pending) <= limit:
             try:
-                data = self._wait_output(deadline)
+                data = self._wait_output(deadline, extend=False)
             except ScriptError:
                 return None
             if not data:
@@ -406,7 +414,7 @@ class ChildProcess:
                     self.stdout = None
 
     killed = False
-    untracked = False
+    watched = None  # orphans.track's token while the watchdog lists the group
 
     def close(self):
         """End the request: kill what is left of the process group, reap the
@@ -447,9 +455,8 @@ class ChildProcess:
         process = self.process
         if process.returncode is None:
             process.wait()
-        if not self.untracked:
-            self.untracked = True
-            orphans.untrack(process.pid)
+        watched, self.watched = self.watched, None
+        orphans.untrack(watched)
         self._stop_feeding()
         self._close_fd(1)
         self._close_fd(2)
@@ -505,6 +512,14 @@ def _nph_status(block):
         return cgi_status(status.strip(" ")), rest
     except CGIResponseError:
         raise ScriptError("invalid nph status line %r" % first[:80]) from None
+
+
+def _kill_and_reap(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    process.wait()
 
 
 def _blocked_signals():

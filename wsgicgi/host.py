@@ -2,9 +2,9 @@
 
 ``CGIScript`` runs one script per request, ``CGIDirectory`` a whole cgi-bin
 folder mapped the way Apache's ScriptAlias maps one.  Each request gets its
-own child process in its own process group; the request body is fed to its
-stdin by a thread while the main thread reads stdout and stderr, so no script
-can deadlock its host, and the response streams back in chunks.
+own child process in its own process group; one poll loop feeds the request
+body to its stdin while it reads stdout and stderr, so no script can deadlock
+its host, and the response streams back in chunks.
 """
 
 import errno
@@ -337,7 +337,8 @@ class _Request:
         stream = environ.get("wsgi.input")
         if length or stream is None:
             return stream, length
-        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+        # RFC 9112 §6.1: chunked, when present, is the last transfer coding.
+        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").rsplit(",", 1)[-1].strip().lower() == "chunked"
         if environ.get("CONTENT_LENGTH") or not (chunked or environ.get("wsgi.input_terminated")):
             return stream, 0
         # A body without a length (chunked): scripts expect CONTENT_LENGTH,

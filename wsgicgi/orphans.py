@@ -35,54 +35,60 @@ done <&1
 
 _lock = threading.Lock()
 _pid = None  # the process the state below belongs to (not a fork of it)
-_groups = None  # the file of slots, or None when the watchdog could not start
-_slots = {}  # pgid -> slot
+_groups = None  # the file of slots, or None when there is no watchdog
 _free = []  # slots to reuse
 _used = 0  # slots handed out so far
 _keep = ()  # the watchdog's Popen and our end of its pipe, for as long as we live
 
 
 def track(pgid):
-    """The script group ``pgid`` has started: kill it if this process dies."""
+    """The script group ``pgid`` has started: kill it if this process dies.
+    Returns the token for ``untrack`` (None when no watchdog runs: the
+    request goes on, unwatched).  Never raises."""
+    global _used
     with _lock:
         if _pid != os.getpid():
             _start()
         if _groups is None:
-            return
-        global _used
+            return None
         if _free:
             slot = _free.pop()
         else:
             slot, _used = _used, _used + 1
-        _slots[pgid] = slot
-        _write(b"%10d\n" % pgid, slot)
+        if not _write(b"%10d\n" % pgid, slot):
+            return None
+        return _pid, slot
 
 
-def untrack(pgid):
-    """The script group ``pgid`` has ended."""
+def untrack(token):
+    """The group ``track`` returned ``token`` for has ended (and was killed)."""
+    if token is None:
+        return
     with _lock:
-        slot = _slots.pop(pgid, None) if _pid == os.getpid() else None
-        if slot is not None:
-            _write(_BLANK, slot)
+        pid, slot = token
+        if pid == _pid == os.getpid() and _groups is not None and _write(_BLANK, slot):
             _free.append(slot)
 
 
 def _write(line, slot):
-    global _groups
     try:
         os.pwrite(_groups, line, slot * _SLOT)
-    except OSError:  # a full disk: the requests still run, unwatched
-        os.close(_groups)
-        _groups = None
+        return True
+    except OSError:
+        # A full disk, a file size limit: a list the watchdog can no longer
+        # trust is worse than none, so it goes, and requests run unwatched.
+        _disarm()
+        return False
 
 
 def _start():
     global _pid, _groups, _keep
     _forget()
     _pid = os.getpid()
-    groups = _group_file()
-    read_end, write_end = os.pipe()
+    groups = read_end = write_end = None
     try:
+        groups = _group_file()
+        read_end, write_end = os.pipe()
         watchdog = subprocess.Popen(
             ["/bin/sh", "-c", _WATCHDOG, WATCHDOG_NAME],
             stdin=read_end,
@@ -95,12 +101,14 @@ def _start():
             # not take the watchdog down before it has done its job.
             start_new_session=True,
         )
-    except OSError:
-        os.close(write_end)
-        os.close(groups)
+    except (OSError, ValueError):
+        for fd in (groups, write_end):
+            if fd is not None:
+                os.close(fd)
         return
     finally:
-        os.close(read_end)
+        if read_end is not None:
+            os.close(read_end)
     _groups = groups
     _keep = (watchdog, write_end)
 
@@ -117,6 +125,23 @@ def _group_file():
     return fd
 
 
+def _disarm():
+    # Stop the watchdog without letting it act: killed, it runs no list.
+    global _groups, _keep
+    if _keep:
+        watchdog, write_end = _keep
+        try:
+            watchdog.kill()
+            watchdog.wait()
+        except OSError:
+            pass
+        os.close(write_end)
+    if _groups is not None:
+        os.close(_groups)
+    _groups, _keep = None, ()
+    del _free[:]
+
+
 def _forget():
     # After a fork (a gunicorn worker) the parent's watchdog is not ours:
     # holding its pipe open would keep it from ever seeing its server end.
@@ -129,10 +154,15 @@ def _forget():
                 pass
     _pid = _groups = None
     _keep = ()
-    _slots.clear()
     del _free[:]
     _used = 0
 
 
+def _after_fork():
+    global _lock
+    _lock = threading.Lock()  # another thread of the parent may have held it
+    _forget()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget)
+    os.register_at_fork(after_in_child=_after_fork)
