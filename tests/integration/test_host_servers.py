@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from wsgi_servers import rss_kib, serving
+from wsgi_servers import download_watching_rss, request, serving
 
 pytestmark = pytest.mark.integration
 
@@ -20,16 +20,6 @@ KINDS = ["waitress", "gunicorn-sync", "gunicorn-gthread"]
 def server(request):
     with serving(request.param, "host_app:app", env={"CGI_TIMEOUT": "2"}) as server:
         yield server
-
-
-def request(server, method, path, body=None, headers=None, timeout=60):
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 def test_get(server):
@@ -63,38 +53,10 @@ def test_chunked_post_gets_a_content_length(server):
 
 def test_200_mb_download_streams_with_bounded_server_memory(server):
     size = 200 * 1024 * 1024
-    before = sum(rss_kib(pid) for pid in server.tree())
-    peak = [before]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            try:
-                peak[0] = max(peak[0], sum(rss_kib(pid) for pid in server.tree()))
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        # big.sh reads SIZE from its environment; route through a wrapper path.
-        connection.request("GET", "/big200.sh")
-        response = connection.getresponse()
-        assert response.status == 200
-        total = 0
-        while True:
-            chunk = response.read(1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-    finally:
-        connection.close()
-        done.set()
-        sampler.join()
-    assert total == size
-    assert peak[0] - before < 64 * 1024, "server RSS grew by %d KiB" % (peak[0] - before)
+    status, total, digest, growth = download_watching_rss(server.port, "/big200.sh", server.tree)
+    assert (status, total) == (200, size)
+    assert digest == hashlib.sha256(bytes(size)).hexdigest()
+    assert growth < 64 * 1024, "server RSS grew by %d KiB" % growth
 
 
 def test_timeout_is_504(server):

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from scripts.harness import apache as harness
-from wsgi_servers import is_watchdog, rss_kib
+from wsgi_servers import download_watching_rss, is_watchdog, request
 
 pytestmark = pytest.mark.integration
 
@@ -185,14 +185,7 @@ def site(request, mod_wsgi_available):
         yield site
 
 
-def call(site, method, path, body=None, headers=None, timeout=60):
-    connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=timeout)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+call = request  # (site, method, path, ...): sites have a port
 
 
 def test_get_with_path_info_and_query(site):
@@ -245,48 +238,13 @@ def test_body_the_script_never_reads(site):
 def test_200_mb_download_streams_with_bounded_server_memory(site):
     call(site, "GET", "/cgi/hello.sh")  # the app is loaded before the baseline
     size = 200 * 1024 * 1024
-    base, peak = {}, {}
-    done = threading.Event()
 
-    def sample():
-        while not done.is_set():
-            for pid in site.tree():
-                info = _stat(pid)
-                if info is None or info[0] != "apache2":
-                    continue
-                try:
-                    rss = rss_kib(pid)
-                except (OSError, ValueError):
-                    continue
-                base.setdefault(pid, rss)
-                peak[pid] = max(peak.get(pid, 0), rss)
-            time.sleep(0.02)
+    def httpd_processes():
+        return [pid for pid in site.tree() if (_stat(pid) or ("",))[0] == "apache2"]
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    digest = hashlib.sha256()
-    connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=60)
-    try:
-        connection.request("GET", "/cgi/big200.sh")
-        response = connection.getresponse()
-        assert response.status == 200
-        total = 0
-        while True:
-            chunk = response.read(1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-            digest.update(chunk)
-    finally:
-        connection.close()
-        done.set()
-        sampler.join()
-    assert total == size
-    zeros = hashlib.sha256()
-    for _ in range(200):
-        zeros.update(bytes(1 << 20))
-    assert digest.hexdigest() == zeros.hexdigest()
-    growth = sum(peak[pid] - base[pid] for pid in peak)
+    status, total, digest, growth = download_watching_rss(site.port, "/cgi/big200.sh", httpd_processes)
+    assert (status, total) == (200, size)
+    assert digest == hashlib.sha256(bytes(size)).hexdigest()
     assert growth < 64 * 1024, "httpd processes' RSS grew by %d KiB" % growth
 
 

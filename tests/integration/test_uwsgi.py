@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from uwsgi_servers import KINDS, descendants, processes_with_env, serving_uwsgi
-from wsgi_servers import is_watchdog, rss_kib
+from wsgi_servers import download_watching_rss, is_watchdog, request
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +28,6 @@ def server(request):
         server.kind = request.param
         server.workers = descendants(server.pid)  # uWSGI's own processes
         yield server
-
-
-def request(server, method, path, body=None, headers=None, timeout=60):
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 def wait_for(predicate, seconds=10):
@@ -108,41 +98,12 @@ def test_chunked_post_is_echoed_or_refused_never_dropped(server):
 
 def test_200_mb_download_streams_with_bounded_server_memory(server):
     size = 200 * 1024 * 1024
-    pids = list(server.workers) + [server.pid]
-    before = sum(rss_kib(pid) for pid in pids)
-    peak = [before]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            try:
-                peak[0] = max(peak[0], sum(rss_kib(pid) for pid in pids))
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    digest = hashlib.sha256()
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        connection.request("GET", "/big200.sh")
-        response = connection.getresponse()
-        assert response.status == 200
-        total = 0
-        while True:
-            chunk = response.read(1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-            digest.update(chunk)
-    finally:
-        connection.close()
-        done.set()
-        sampler.join()
-    assert total == size
-    assert digest.hexdigest() == hashlib.sha256(bytes(size)).hexdigest()
-    assert peak[0] - before < 64 * 1024, "server RSS grew by %d KiB" % (peak[0] - before)
+    status, total, digest, growth = download_watching_rss(
+        server.port, "/big200.sh", lambda: list(server.workers) + [server.pid]
+    )
+    assert (status, total) == (200, size)
+    assert digest == hashlib.sha256(bytes(size)).hexdigest()
+    assert growth < 64 * 1024, "server RSS grew by %d KiB" % growth
 
 
 def test_client_gone_mid_download_kills_the_script(server):

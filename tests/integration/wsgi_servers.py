@@ -65,6 +65,67 @@ def is_watchdog(pid):
         return False
 
 
+def request(server, method, path, body=None, headers=None, timeout=60):
+    """One HTTP request to ``server`` (anything with a ``port``) on
+    127.0.0.1; returns (status, headers as a dict, body)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def download_watching_rss(port, path, pids):
+    """GET ``path`` from 127.0.0.1:``port``, 1 MiB at a time, while sampling
+    the RSS of the processes ``pids()`` names every 20 ms.  Returns (status,
+    bytes read, SHA-256 hex digest, growth in KiB: the sum over processes of
+    their peak minus their first sample, so processes that come and go do
+    not count as growth)."""
+    import hashlib
+    import http.client
+    import threading
+
+    first, peak = {}, {}
+    done = threading.Event()
+
+    def sample():
+        while True:
+            for pid in pids():
+                try:
+                    rss = rss_kib(pid)
+                except (OSError, ValueError):
+                    continue
+                first.setdefault(pid, rss)
+                peak[pid] = max(peak.get(pid, 0), rss)
+            if done.wait(0.02):
+                return
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    digest = hashlib.sha256()
+    total = 0
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        status = response.status
+        while True:
+            chunk = response.read(1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            digest.update(chunk)
+    finally:
+        connection.close()
+        done.set()
+        sampler.join()
+    return status, total, digest.hexdigest(), sum(peak[pid] - first[pid] for pid in peak)
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
