@@ -227,7 +227,7 @@ def test_chunked_post_gets_a_content_length(site):
 
 
 def test_body_the_script_never_reads(site):
-    # The stdin writer gets EPIPE: it must neither kill the httpd process
+    # Feeding the body gets EPIPE: it must neither kill the httpd process
     # (SIGPIPE) nor hold the response.
     workers = sorted(site.tree())
     status, _, body = call(site, "POST", "/cgi/no_read.sh", body=b"x" * (8 * 1024 * 1024))
