@@ -164,5 +164,7 @@ def _after_fork():
     _forget()
 
 
-if hasattr(os, "register_at_fork"):
+try:
     os.register_at_fork(after_in_child=_after_fork)
+except (AttributeError, RuntimeError):
+    pass  # isolated subinterpreters refuse it; track() still sees a new pid
