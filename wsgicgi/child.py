@@ -193,24 +193,31 @@ class ChildProcess:
                     if self._feed(events) and extend:
                         deadline = max(deadline, time.monotonic() + self.timeout)
                     continue
-                data = os.read(fd, _READ)
-                if fd == self.stderr:
-                    self._stderr(data)
-                    if not data:
-                        self._unregister(fd)
-                        self.stderr = None
-                elif data:
-                    if not self.widened and len(data) >= _DEFAULT_PIPE:
-                        # A full default pipe: a big response.  Widen it then,
-                        # not for every small one (pipe pages are a per-user
-                        # budget, /proc/sys/fs/pipe-user-pages-soft).
-                        self.widened = True
-                        _widen_pipe(fd)
-                    return data
-                else:
-                    self._unregister(fd)
-                    self.stdout = None
-                    return b""
+                data = self._read(fd)
+                if data is None:
+                    continue
+                if not self.widened and len(data) >= _DEFAULT_PIPE:
+                    # A full default pipe: a big response.  Widen it then,
+                    # not for every small one (pipe pages are a per-user
+                    # budget, /proc/sys/fs/pipe-user-pages-soft).
+                    self.widened = True
+                    _widen_pipe(fd)
+                return data
+
+    def _read(self, fd):
+        """Read a ready stdout or stderr: stdout's bytes (``b""`` at its
+        EOF), or None for stderr, whose lines go to the log."""
+        data = os.read(fd, _READ)
+        if fd == self.stderr:
+            self._stderr(data)
+            if not data:
+                self._unregister(fd)
+                self.stderr = None
+            return None
+        if not data:
+            self._unregister(fd)
+            self.stdout = None
+        return data
 
     def _unregister(self, fd):
         self.poller.unregister(fd)
@@ -403,18 +410,10 @@ class ChildProcess:
         deadline = time.monotonic() + _EXIT_GRACE
         while self.stderr is not None and time.monotonic() < deadline:
             for fd, _ in self.poller.ready(max(0.0, deadline - time.monotonic())):
-                data = os.read(fd, _READ)
-                if fd == self.stderr:
-                    self._stderr(data)
-                    if not data:
-                        self._unregister(fd)
-                        self.stderr = None
-                elif not data:
-                    self._unregister(fd)
-                    self.stdout = None
+                self._read(fd)
 
     killed = False
-    watched = None  # orphans.track's token while the watchdog lists the group
+    watched = None  # orphans.track's token until the child is reaped
 
     def close(self):
         """End the request: kill what is left of the process group, reap the
@@ -455,8 +454,9 @@ class ChildProcess:
         process = self.process
         if process.returncode is None:
             process.wait()
-        watched, self.watched = self.watched, None
-        orphans.untrack(watched)
+        if self.watched is not None:
+            orphans.untrack(self.watched)
+            self.watched = None
         self._stop_feeding()
         self._close_fd(1)
         self._close_fd(2)
