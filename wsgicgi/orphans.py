@@ -14,12 +14,13 @@ the watchdog kills every group still listed.  A request costs two ``pwrite``
 calls and wakes nobody.
 """
 
+import itertools
 import os
 import subprocess
 import tempfile
 import threading
 
-__all__ = ["track", "untrack", "WATCHDOG_NAME"]
+__all__ = ["track", "untrack", "live_groups", "WATCHDOG_NAME"]
 
 WATCHDOG_NAME = "wsgicgi-watchdog"
 _SLOT = 11  # "%10d\n": a pid or a blank line
@@ -35,6 +36,8 @@ done <&1
 
 _lock = threading.Lock()
 _pid = None  # the process the state below belongs to (not a fork of it)
+_live = {}  # token -> (pgid, slot or None): this process's running scripts
+_tokens = itertools.count()
 _groups = None  # the file of slots, or None when there is no watchdog
 _free = []  # slots to reuse
 _used = 0  # slots handed out so far
@@ -42,32 +45,38 @@ _keep = ()  # the watchdog's Popen and our end of its pipe, for as long as we li
 
 
 def track(pgid):
-    """The script group ``pgid`` has started: kill it if this process dies.
-    Returns the token for ``untrack`` (None when no watchdog runs: the
-    request goes on, unwatched).  Never raises."""
+    """The script group ``pgid`` has started: kill it if this process dies
+    (when the watchdog runs; the request goes on unwatched where it cannot).
+    Returns the token for ``untrack``.  Never raises."""
     global _used
     with _lock:
         if _pid != os.getpid():
             _start()
-        if _groups is None:
-            return None
-        if _free:
-            slot = _free.pop()
-        else:
-            slot, _used = _used, _used + 1
-        if not _write(b"%10d\n" % pgid, slot):
-            return None
-        return _pid, slot
+        slot = None
+        if _groups is not None:
+            if _free:
+                slot = _free.pop()
+            else:
+                slot, _used = _used, _used + 1
+            if not _write(b"%10d\n" % pgid, slot):
+                slot = None
+        token = next(_tokens)
+        _live[token] = (pgid, slot)
+        return token
 
 
 def untrack(token):
     """The group ``track`` returned ``token`` for has ended (and was killed)."""
-    if token is None:
-        return
     with _lock:
-        pid, slot = token
-        if pid == _pid == os.getpid() and _groups is not None and _write(_BLANK, slot):
+        _, slot = _live.pop(token, (None, None))
+        if slot is not None and _groups is not None and _write(_BLANK, slot):
             _free.append(slot)
+
+
+def live_groups():
+    """The process groups of this process's scripts still running."""
+    with _lock:
+        return [pgid for pgid, _ in _live.values()]
 
 
 def _write(line, slot):
@@ -154,6 +163,7 @@ def _forget():
                 pass
     _pid = _groups = None
     _keep = ()
+    _live.clear()
     del _free[:]
     _used = 0
 

@@ -425,7 +425,7 @@ def serve_until_signal(server, front, grace=GRACE):
             run(0.05)
         if front.active:
             _note("cutting %d request(s) still running" % front.active)
-        _kill_children(lambda seconds: _run_for(run, seconds))
+        _kill_scripts(lambda seconds: _run_for(run, seconds))
         deadline = time.monotonic() + 5.0
         while front.active and time.monotonic() < deadline:
             run(0.05)
@@ -434,7 +434,7 @@ def serve_until_signal(server, front, grace=GRACE):
             run(0.05)
         server.task_dispatcher.shutdown(timeout=1.0)
         wasyncore.close_all(socket_map)
-        _kill_children(time.sleep)
+        _kill_scripts(time.sleep)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -459,72 +459,24 @@ def _note(message):
         pass
 
 
-def _kill_children(wait):
-    """SIGTERM every child process's group (CGI scripts run in their own),
-    wait up to a second while the server reaps them, then SIGKILL the groups."""
+def _kill_scripts(wait):
+    """SIGTERM the process group of every script still running, wait up to a
+    second while the server reaps them, then SIGKILL what is left."""
     import signal
 
-    children = _children()
-    if not children:
-        return
-    own = os.getpgrp()
-    groups = {pgid for _, pgid, _ in children if pgid != own}
-    loners = {pid for pid, pgid, _ in children if pgid == own}
+    from . import orphans
 
     def send(sig):
-        for pgid in groups:
+        for pgid in orphans.live_groups():
             try:
                 os.killpg(pgid, sig)
             except OSError:
                 pass
-        for pid in loners:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
 
+    if not orphans.live_groups():
+        return
     send(signal.SIGTERM)
     deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline and any(state != "Z" for _, _, state in _children()):
+    while time.monotonic() < deadline and orphans.live_groups():
         wait(0.05)
     send(signal.SIGKILL)
-
-
-def _children():
-    """``(pid, pgid, state)`` of this process's children."""
-    me = os.getpid()
-    found = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return _children_from_ps(me)
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry, "rb") as stat:
-                data = stat.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-        fields = data[data.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[1]) == me:
-            found.append((int(entry), int(fields[2]), fields[0].decode("ascii", "replace")))
-    return found
-
-
-def _children_from_ps(me):
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            ["ps", "-A", "-o", "pid=,ppid=,pgid=,stat="], capture_output=True, timeout=5, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    found = []
-    for line in out.decode("ascii", "replace").splitlines():
-        parts = line.split()
-        if len(parts) >= 4 and parts[1] == str(me):
-            found.append((int(parts[0]), int(parts[2]), parts[3][:1]))
-    return found
