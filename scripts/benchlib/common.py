@@ -342,12 +342,32 @@ def machine_info():
     }
 
 
-def busy(info_before, info_after=None):
-    """True when other work shared the machine (1-minute load ≥ 0.5)."""
-    loads = [info_before["loadavg"][0]]
-    if info_after:
-        loads.append(info_after["loadavg"][0])
-    return max(loads) >= 0.5
+def busy(info_before):
+    """True when other work was on the machine as the run began (1-minute
+    load ≥ 0.5).  The load after a run is mostly the run's own, so it is
+    reported, not judged."""
+    return info_before["loadavg"][0] >= 0.5
+
+
+def run_state(data):
+    """How quiet the machine was, for a report's title line."""
+    if data["busy"]:
+        return "busy machine (load %.2f → %.2f): provisional" % (
+            data["machine"]["loadavg"][0], data["machine_after"]["loadavg"][0])
+    return "quiet machine"
+
+
+def finish_run(name, data, started, report):
+    """Close a run begun at monotonic time ``started``: note the machine
+    after it, write ``bench-results/NAME*`` and print the report."""
+    data["machine_after"] = machine_info()
+    data["busy"] = busy(data["machine"])
+    data["seconds"] = round(time.monotonic() - started, 1)
+    markdown = report(data)
+    path = write_results(name, data, markdown)
+    print(markdown)
+    log("bench: results in %s (%.0f s)" % (path, data["seconds"]))
+    return path
 
 
 def verdict(ok):

@@ -289,15 +289,9 @@ def run(args):
             big_file.unlink()
     logged = stderr_path.read_text(errors="replace")
     data["stderr"] = logged[-4000:]
-    data["machine_after"] = common.machine_info()
-    data["busy"] = common.busy(info, data["machine_after"])
-    data["seconds"] = round(time.monotonic() - t_start, 1)
-    markdown = report(data)
-    path = common.write_results("gateway", data, markdown)
-    print(markdown)
     if logged.strip():
         log("bench: the scripts wrote to stderr (see %s):\n%s" % (stderr_path, logged[-1500:]))
-    log("bench: results in %s (%.0f s)" % (path, data["seconds"]))
+    common.finish_run("gateway", data, t_start, report)
     return data
 
 
@@ -391,8 +385,7 @@ def report(data):
     med = {k: v["wall"]["median"] for k, v in s.items()}
     cpu = {k: v["cpu"]["median"] for k, v in s.items()}
     when = data["machine"]["date"][:10]
-    state = "busy machine (load %.2f → %.2f): provisional" % (
-        data["machine"]["loadavg"][0], data["machine_after"]["loadavg"][0]) if data["busy"] else "quiet machine"
+    state = common.run_state(data)
     lines = [
         "### Gateway: one CGI request (`scripts/bench gateway`, %s, %s)" % (when, state),
         "",

@@ -325,21 +325,14 @@ def run(args):
         shutil.rmtree(root, ignore_errors=True)
         if not args.keep_big_file and big_file.exists():
             big_file.unlink()
-    data["machine_after"] = common.machine_info()
-    data["busy"] = common.busy(info, data["machine_after"])
-    data["seconds"] = round(time.monotonic() - t_start, 1)
-    markdown = report(data)
-    path = common.write_results("host", data, markdown)
-    print(markdown)
-    log("bench: results in %s (%.0f s)" % (path, data["seconds"]))
+    common.finish_run("host", data, t_start, report)
     return data
 
 
 def report(data):
     res = data["results"]
     when = data["machine"]["date"][:10]
-    state = "busy machine (load %.2f → %.2f): provisional" % (
-        data["machine"]["loadavg"][0], data["machine_after"]["loadavg"][0]) if data["busy"] else "quiet machine"
+    state = common.run_state(data)
     lines = [
         "### Reverse adapter: CGI scripts behind WSGI servers (`scripts/bench host`, %s, %s)" % (when, state),
         "",

@@ -99,21 +99,14 @@ def run(args):
         for server in started.values():
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
-    data["machine_after"] = common.machine_info()
-    data["busy"] = common.busy(info, data["machine_after"])
-    data["seconds"] = round(time.monotonic() - t_start, 1)
-    markdown = report(data)
-    path = common.write_results("serve", data, markdown)
-    print(markdown)
-    log("bench: results in %s (%.0f s)" % (path, data["seconds"]))
+    common.finish_run("serve", data, t_start, report)
     return data
 
 
 def report(data):
     res = data["results"]
     when = data["machine"]["date"][:10]
-    state = "busy machine (load %.2f → %.2f): provisional" % (
-        data["machine"]["loadavg"][0], data["machine_after"]["loadavg"][0]) if data["busy"] else "quiet machine"
+    state = common.run_state(data)
     lines = [
         "### `wsgicgi serve` vs `http.server --cgi` (`scripts/bench serve`, %s, %s)" % (when, state),
         "",
