@@ -18,12 +18,9 @@ session) when the block ends, whatever happened.
 import contextlib
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 
-from wsgi_servers import Server, free_port
+from wsgi_servers import free_port, launched
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -65,45 +62,16 @@ def command(kind, port, app_spec):
 @contextlib.contextmanager
 def serving_uwsgi(kind, app_spec, env=None, log_dir="/tmp"):
     port = free_port()
-    argv = command(kind, port, app_spec)
     environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
     environ.update(env or {})
-    log_path = os.path.join(log_dir, "wsgicgi-%s-%d.log" % (kind, port))
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            argv, cwd=HERE, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
-    server = Server(process, port, log_path)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("%s exited at start:\n%s" % (kind, server.log()))
-            if "WSGI app 0" in server.log() and "spawned uWSGI worker 2" in server.log():
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("%s did not start within 30 s:\n%s" % (kind, server.log()))
-            time.sleep(0.05)
+
+    def ready(log):
+        return "WSGI app 0" in log and "spawned uWSGI worker 2" in log
+
+    # SIGINT stops uWSGI with or without a master (SIGTERM would make a
+    # master without --die-on-term reload).
+    with launched(kind, command(kind, port, app_spec), port, environ, HERE, log_dir, ready, signal.SIGINT) as server:
         yield server
-    finally:
-        # SIGINT stops uWSGI with or without a master (SIGTERM would make a
-        # master without --die-on-term reload); whatever is left of the
-        # session (a worker, a CGI child) is killed with it.
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        with contextlib.suppress(OSError):
-            os.unlink(log_path)
 
 
 def descendants(pid):

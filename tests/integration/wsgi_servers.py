@@ -141,6 +141,15 @@ def serving(kind, app_spec, env=None, cwd=HERE, log_dir="/tmp"):
     environ = dict(os.environ)
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [HERE, environ.get("PYTHONPATH")]))
     environ.update(env or {})
+    with launched(kind, argv, port, environ, cwd, log_dir) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def launched(kind, argv, port, environ, cwd, log_dir, ready=lambda log: True, stop=signal.SIGTERM):
+    """Run ``argv`` in a session of its own until it listens on ``port``
+    (and ``ready(log text)`` holds); yield its ``Server``; then send it
+    ``stop``, and SIGKILL whatever is left of the session after 10 s."""
     log_path = os.path.join(log_dir, "wsgicgi-%s-%d.log" % (kind, port))
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -152,21 +161,25 @@ def serving(kind, app_spec, env=None, cwd=HERE, log_dir="/tmp"):
         while True:
             if process.poll() is not None:
                 raise RuntimeError("%s exited at start:\n%s" % (kind, server.log()))
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("%s did not listen within 30 s:\n%s" % (kind, server.log()))
-                time.sleep(0.05)
+            if ready(server.log()):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s did not listen within 30 s:\n%s" % (kind, server.log()))
+            time.sleep(0.05)
         yield server
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(stop)
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
         with contextlib.suppress(OSError):
             os.unlink(log_path)
