@@ -673,7 +673,7 @@ def test_a_misspelt_option_is_a_type_error():
         CGIDirectory(SCRIPTS, interpreter="/bin/sh")  # CGIDirectory takes interpreters=
 
 
-@pytest.mark.parametrize("host", ["evil host", "a/b", "x\x01y", "", "a.b:port", "a.b:99999", "a.b:²", "::1"])
+@pytest.mark.parametrize("host", ["evil host", "a/b", "x\x01y", "", "a.b:port", "a.b:99999", "a.b:0", "a.b:-1", "a.b:²", "::1"])
 def test_a_host_header_that_is_no_host_name_leaves_server_name_alone(host):
     env = json.loads(call(CGIScript(script("env.py")), environ={"HTTP_HOST": host})[2])
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", "8080")
