@@ -9,7 +9,9 @@ import sys
 
 USAGE = """\
 usage: wsgicgi APP [SCRIPT]       serve one CGI request with a WSGI app
+                                  (FastCGI requests when fd 0 is a listening socket)
        wsgicgi serve [options]    serve a folder with its cgi-bin (see: wsgicgi serve --help)
+       wsgicgi fcgi [options]     a FastCGI server (see: wsgicgi fcgi --help)
 
 APP is module:attr, module:factory(), module, or a path to a .py/.wsgi file
 (attribute 'application', else 'app').  SCRIPT is the path the kernel appends
@@ -29,6 +31,10 @@ def main(argv=None):
         from .serve import main as serve_main
 
         sys.exit(serve_main(args[1:]))
+    if args and args[0] == "fcgi":
+        from .fcgicli import main as fcgi_main
+
+        sys.exit(fcgi_main(args[1:]))
     if not args or args[0] in ("-h", "--help"):
         (sys.stdout if args else sys.stderr).write(USAGE)
         sys.exit(0 if args else 2)
@@ -53,6 +59,14 @@ def gateway(app_spec, script=None):
         folder = os.path.dirname(os.path.abspath(script))
         if sys.path[:1] != [folder]:
             sys.path.insert(0, folder)
+    from .gateway import listening_on_stdin
+
+    if listening_on_stdin():
+        # Started by a FastCGI process manager (mod_fcgid, lighttpd,
+        # spawn-fcgi): the same script, kept warm.
+        from .fcgiserver import serve_spec
+
+        return serve_spec(app_spec)
     # A print() while the app's modules load must not reach stdout before
     # the Status line; it goes to the error log, as during the request.
     stdout = sys.stdout

@@ -23,6 +23,7 @@ _DEFAULTS = (
 _TRUE = ("on", "1", "yes", "ON", "On", "YES", "Yes", "true")
 _CHUNK = 1 << 16
 _BIG = 1 << 24  # reads above this go block by block
+_UNKNOWN = (1 << 63) - 1  # a body that ends where its stream does
 
 
 class BadRequest(ValueError):
@@ -156,12 +157,17 @@ def _read_cgi_variables(environ):
         raise BadRequest("meta-variable is not bytes the server could send: %s" % exc) from None
 
 
-def build_environ(cgi_variables, stdin, errors):
+def build_environ(cgi_variables, stdin, errors, *, multithread=False, run_once=True, length_known=True):
     """Build a PEP 3333 environ from CGI meta-variables (a ``str`` → ``str``
     mapping of latin-1 native strings) and the request's stdin.
 
-    Raises ``BadRequest`` when ``CONTENT_LENGTH`` is not a number.
+    The keywords describe the server: a CGI process serves one request
+    (the defaults); a FastCGI process serves many, maybe in threads, and its
+    stdin ends by itself (``length_known=False``: without a CONTENT_LENGTH
+    the body is read to its end).  Raises ``BadRequest`` when
+    ``CONTENT_LENGTH`` is not a number.
     """
+
     env = cgi_variables
     # httpoxy (CVE-2016-5385): HTTP_PROXY is the client's "Proxy" header, never
     # a proxy setting; drop it so no library in the app routes through it.
@@ -200,13 +206,15 @@ def build_environ(cgi_variables, stdin, errors):
     length = parse_content_length(env.get("CONTENT_LENGTH"))
     if length is None:
         raise BadRequest("invalid CONTENT_LENGTH %r" % (env["CONTENT_LENGTH"][:40],))
+    if not length_known and not env.get("CONTENT_LENGTH"):
+        length = _UNKNOWN
     env["wsgi.version"] = (1, 0)
     env["wsgi.url_scheme"] = "https" if https else "http"
     env["wsgi.input"] = InputStream(stdin, length)
     env["wsgi.errors"] = errors
-    env["wsgi.multithread"] = False
+    env["wsgi.multithread"] = multithread
     env["wsgi.multiprocess"] = True
-    env["wsgi.run_once"] = True
+    env["wsgi.run_once"] = run_once
     env["wsgi.file_wrapper"] = FileWrapper
     env["wsgi.input_terminated"] = True
     return env
@@ -277,7 +285,7 @@ class _Response:
         lines.append("\r\n")
         return "".join(lines).encode("latin-1")
 
-    def send(self, data):
+    def send(self, data, flush=True):
         block = None
         if not self.headers_sent:
             block = self.header_block()
@@ -301,7 +309,8 @@ class _Response:
             self.out.write(data)
         else:
             return
-        self.out.flush()
+        if flush:
+            self.out.flush()
         if self.remaining is not None:
             self.remaining -= len(data)
         self.sent += len(data)
@@ -323,13 +332,16 @@ class _Response:
             # PEP 3333 ("Handling the Content-Length Header"): one block, so
             # the length is known and the server can keep the connection open.
             self.headers = self.headers + [("Content-Length", str(len(result[0])))]
+        # PEP 3333: each block an iterator yields is sent before the next is
+        # asked for; a list is all there at once, flushed when it ends.
+        flush = type(result) not in (list, tuple)
         for chunk in result:
             if not isinstance(chunk, bytes):
                 raise TypeError("the application yielded %s, not bytes (PEP 3333)" % type(chunk).__name__)
             if self.status is None:
                 raise AssertionError("the application yielded data before calling start_response()")
             if chunk or self.head:
-                self.send(chunk)
+                self.send(chunk, flush)
                 if self.done:
                     return
         self.finish()
@@ -338,7 +350,7 @@ class _Response:
         if self.status is None:
             raise AssertionError("the application returned without calling start_response()")
         if not self.headers_sent:
-            self.send(b"")
+            self.send(b"", False)
         if self.remaining and not self.head:
             self.log("wsgicgi: response ended %d bytes short of its Content-Length" % self.remaining)
 
@@ -358,8 +370,17 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
     (default the process's), ``stderr`` a text stream used as ``wsgi.errors``
     (the server's error log).  Returns once the response is written, whatever
     the application did: its errors become a 500 or a cut-off body, logged.
+
+    Started by a FastCGI process manager (fd 0 a listening socket, and no
+    streams given), it serves FastCGI requests with ``app`` instead, until
+    the manager stops the process.
     """
     default_stdout = stdout is None
+    if default_stdout and stdin is None and environ is None and listening_on_stdin():
+        from .fcgiserver import serve_stdin
+
+        serve_stdin(app)
+        return
     if stdin is None:
         stdin = sys.stdin.buffer
     if stdout is None:
@@ -370,25 +391,40 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
     response = _Response(stdout, stderr, False)
     try:
         variables = _read_cgi_variables(environ)
-        response.head = variables.get("REQUEST_METHOD") == "HEAD"
-        env = build_environ(variables, stdin, stderr)
     except BadRequest as exc:
-        from .errors import error_response
+        bad_request(response, exc, default_stdout)
+        return
+    serve_request(app, variables, stdin, response, capture_print=default_stdout)
+    try:
+        stdout.flush()
+    except BrokenPipeError:
+        from .errors import client_gone
 
-        response.log("wsgicgi: 400 Bad Request: %s" % exc)
-        try:
-            stdout.write(error_response(400, head=response.head))
-            stdout.flush()
-        except BrokenPipeError:
-            from .errors import client_gone
+        client_gone(response, stdout, default_stdout)
 
-            client_gone(response, stdout, default_stdout)
+
+def serve_request(app, variables, stdin, response, *, capture_print=False, **server):
+    """Serve one request: the request path CGI and FastCGI share.
+
+    ``variables`` are the meta-variables (latin-1 native strings), ``stdin``
+    the body's stream, ``response`` a ``_Response`` on the output stream;
+    ``server`` goes to ``build_environ``.  With ``capture_print`` the app's
+    ``print()`` goes to the error log.  The last output may stay buffered:
+    the caller flushes it.
+    """
+    out = response.out
+    errors = response.errors
+    response.head = variables.get("REQUEST_METHOD") == "HEAD"
+    try:
+        env = build_environ(variables, stdin, errors, **server)
+    except BadRequest as exc:
+        bad_request(response, exc, capture_print)
         return
     body = env["wsgi.input"]  # middleware may replace the environ's
-    if default_stdout:
+    if capture_print:
         # A stray print() in the app would corrupt the CGI response: send it
         # to the error log instead.
-        saved_stdout, sys.stdout = sys.stdout, stderr
+        saved_stdout, sys.stdout = sys.stdout, errors
     result = None
     try:
         try:
@@ -401,18 +437,67 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
     except BrokenPipeError:
         from .errors import client_gone
 
-        client_gone(response, stdout, default_stdout)
+        client_gone(response, out, capture_print)
     except Exception:
         from .errors import app_failed, client_gone
 
         try:
             app_failed(response, sys.exc_info(), env)
         except BrokenPipeError:
-            client_gone(response, stdout, default_stdout)
+            client_gone(response, out, capture_print)
     finally:
-        if default_stdout:
+        if capture_print:
             sys.stdout = saved_stdout
     try:
         body.drain()
     except (OSError, ValueError):
         pass
+
+
+def bad_request(response, exc, default_stdout):
+    """Answer 400 for meta-variables that cannot be served; log why."""
+    from .errors import client_gone, error_response
+
+    response.log("wsgicgi: 400 Bad Request: %s" % exc)
+    try:
+        response.out.write(error_response(400, head=response.head))
+        response.out.flush()
+    except BrokenPipeError:
+        client_gone(response, response.out, default_stdout)
+
+
+def listening_on_stdin():
+    """True when fd 0 is a listening socket: a FastCGI process manager
+    (mod_fcgid, lighttpd, spawn-fcgi, systemd) started this process
+    (FastCGI spec §2.2, FCGI_LISTENSOCK_FILENO).  A CGI script's stdin is a
+    pipe, a file, or under mod_cgid a *connected* socket."""
+    posix = sys.modules.get("posix")
+    if posix is None:
+        return False
+    try:
+        info = posix.fstat(0)
+    except OSError:
+        return False
+    if info.st_mode & 0o170000 != 0o140000:
+        return False
+    try:
+        out = posix.fstat(1)
+        if out.st_ino == info.st_ino and out.st_dev == info.st_dev:
+            return False  # mod_cgid: one connected socket is stdin and stdout
+    except OSError:
+        pass
+    import _socket
+
+    sock = _socket.socket(fileno=0)
+    try:
+        return sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN) != 0
+    except OSError:
+        try:
+            sock.getpeername()
+        except OSError as exc:
+            from errno import ENOTCONN
+
+            return exc.errno == ENOTCONN  # not connected, so listening
+        return False
+    finally:
+        sock.detach()

@@ -117,6 +117,8 @@ class CGIDirectory:
     as for ``CGIScript``.
     """
 
+    _request_class = None  # a _Request subclass, for subclasses
+
     def __init__(self, root, *, interpreters=None, **options):
         self.root = os.path.realpath(os.fsencode(root))
         self.interpreters = {os.fsencode(k): v for k, v in (interpreters or {}).items()}
@@ -126,7 +128,7 @@ class CGIDirectory:
         return self._serve(environ, start_response, 0)
 
     def _serve(self, environ, start_response, redirects):
-        request = _Request(environ, start_response, self.options)
+        request = (self._request_class or _Request)(environ, start_response, self.options)
         found = self.resolve(environ.get("PATH_INFO", ""))
         if type(found) is int:
             return request.error(found, "no script for %r under %s" % (environ.get("PATH_INFO", ""), os.fsdecode(self.root)))

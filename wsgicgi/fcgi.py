@@ -1,0 +1,194 @@
+"""The FastCGI 1.0 wire format: records and name-value pairs.
+
+Only the bytes: building records, splitting a stream of them, encoding and
+decoding the name-value pairs of PARAMS and GET_VALUES.  What a connection
+does with them is ``fcgiserver``'s job.  Section numbers are those of the
+FastCGI Specification (Open Market, 1996).
+"""
+
+import struct
+
+__all__ = [
+    "ProtocolError",
+    "RecordReader",
+    "record",
+    "stream",
+    "end_request",
+    "encode_pairs",
+    "decode_pairs",
+]
+
+VERSION = 1
+# §8: record types.  1-8 belong to a request, 9-11 to the application.
+BEGIN_REQUEST = 1
+ABORT_REQUEST = 2
+END_REQUEST = 3
+PARAMS = 4
+STDIN = 5
+STDOUT = 6
+STDERR = 7
+DATA = 8
+GET_VALUES = 9
+GET_VALUES_RESULT = 10
+UNKNOWN_TYPE = 11
+MANAGEMENT_TYPES = (GET_VALUES, GET_VALUES_RESULT, UNKNOWN_TYPE)
+# §5.1 roles, the BEGIN_REQUEST flag, §5.5 protocol statuses.
+RESPONDER = 1
+AUTHORIZER = 2
+FILTER = 3
+KEEP_CONN = 1
+REQUEST_COMPLETE = 0
+CANT_MPX_CONN = 1
+OVERLOADED = 2
+UNKNOWN_ROLE = 3
+
+HEADER = struct.Struct(">BBHHBx")
+BEGIN_BODY = struct.Struct(">HB5x")
+END_BODY = struct.Struct(">IB3x")
+# The largest record content that needs no padding (§3.3 recommends
+# 8-byte alignment; 65535 is the format's limit).
+STREAM_BLOCK = 65528
+_PADDING = (b"", b"\0" * 7, b"\0" * 6, b"\0" * 5, b"\0" * 4, b"\0" * 3, b"\0" * 2, b"\0")
+
+
+class ProtocolError(ValueError):
+    """The peer sent bytes that are not FastCGI: the connection is closed."""
+
+
+def record(rtype, request_id, content=b""):
+    """One record (§3.3) holding ``content`` (at most 65535 bytes), padded
+    to a multiple of 8 bytes."""
+    pad = _PADDING[len(content) & 7]
+    return HEADER.pack(VERSION, rtype, request_id, len(content), len(pad)) + content + pad
+
+
+def stream(rtype, request_id, data):
+    """``data`` (any size) as the records of stream ``rtype`` (STDOUT,
+    STDERR): a list of buffers, ready for ``sendmsg``, without copying big
+    data.  An empty ``data`` gives no record (an empty record would end the
+    stream, §3.3)."""
+    size = len(data)
+    if size <= STREAM_BLOCK:
+        if not size:
+            return []
+        pad = _PADDING[size & 7]
+        return [HEADER.pack(VERSION, rtype, request_id, size, len(pad)), data, pad]
+    view = memoryview(data)
+    full = HEADER.pack(VERSION, rtype, request_id, STREAM_BLOCK, 0)
+    parts = []
+    start = 0
+    while size - start > STREAM_BLOCK:
+        parts += (full, view[start : start + STREAM_BLOCK])
+        start += STREAM_BLOCK
+    rest = size - start
+    pad = _PADDING[rest & 7]
+    parts += (HEADER.pack(VERSION, rtype, request_id, rest, len(pad)), view[start:], pad)
+    return parts
+
+
+def end_request(request_id, app_status=0, protocol_status=REQUEST_COMPLETE):
+    """An END_REQUEST record (§5.5)."""
+    return record(END_REQUEST, request_id, END_BODY.pack(app_status & 0xFFFFFFFF, protocol_status))
+
+
+def _length(n):
+    # §3.4: one byte below 128, else four with the high bit set.
+    if n < 128:
+        return bytes((n,))
+    if n > 0x7FFFFFFF:
+        raise ValueError("name or value too long for FastCGI: %d bytes" % n)
+    return struct.pack(">I", n | 0x80000000)
+
+
+def encode_pairs(pairs):
+    """Name-value pairs (§3.4) from an iterable of ``(bytes, bytes)``."""
+    return b"".join(_length(len(name)) + _length(len(value)) + name + value for name, value in pairs)
+
+
+def decode_pairs(data):
+    """The ``(name, value)`` byte pairs of a name-value block (§3.4).
+
+    Raises ``ProtocolError`` when a length runs past the end of ``data``.
+    """
+    pairs = []
+    end = len(data)
+    pos = 0
+    while pos < end:
+        lengths = []
+        for _ in (0, 1):
+            if pos >= end:
+                raise ProtocolError("name-value pair truncated at byte %d" % pos)
+            n = data[pos]
+            if n < 128:
+                pos += 1
+            else:
+                if pos + 4 > end:
+                    raise ProtocolError("name-value length truncated at byte %d" % pos)
+                n = int.from_bytes(data[pos : pos + 4], "big") & 0x7FFFFFFF
+                pos += 4
+            lengths.append(n)
+        name_end = pos + lengths[0]
+        value_end = name_end + lengths[1]
+        if value_end > end:
+            raise ProtocolError("name-value pair runs %d bytes past its block" % (value_end - end))
+        pairs.append((bytes(data[pos:name_end]), bytes(data[name_end:value_end])))
+        pos = value_end
+    return pairs
+
+
+class RecordReader:
+    """Splits the bytes ``recv`` returns into records.
+
+    ``read()`` returns ``(type, request_id, content)``, or ``None`` when the
+    peer closed the connection between two records.  A record cut short by
+    the end of the stream, or of a version other than 1, raises
+    ``ProtocolError``.
+    """
+
+    __slots__ = ("_recv", "_buf", "_pos")
+
+    def __init__(self, recv):
+        self._recv = recv
+        self._buf = b""
+        self._pos = 0
+
+    def pending(self):
+        """True when a whole record header is already buffered."""
+        return len(self._buf) - self._pos >= 8
+
+    def read(self):
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < 8:
+            if not self._fill(8):
+                return None
+            buf, pos = self._buf, self._pos
+        version, rtype, request_id, length, padding = HEADER.unpack_from(buf, pos)
+        if version != VERSION:
+            raise ProtocolError("record of version %d, not 1 (not a FastCGI peer?)" % version)
+        total = 8 + length + padding
+        if len(buf) - pos < total:
+            if not self._fill(total):
+                raise ProtocolError("connection closed inside a record")
+            buf, pos = self._buf, self._pos
+        self._pos = pos + total
+        return rtype, request_id, buf[pos + 8 : pos + 8 + length]
+
+    def _fill(self, need):
+        # Keep the unread tail, then receive until ``need`` bytes are there.
+        # Returns False at EOF with nothing buffered.
+        have = self._buf[self._pos :]
+        self._pos = 0
+        parts = [have]
+        size = len(have)
+        while size < need:
+            data = self._recv(max(need - size, 1 << 16))
+            if not data:
+                self._buf = b"".join(parts)
+                if size == 0:
+                    return False
+                raise ProtocolError("connection closed inside a record (%d of %d bytes)" % (size, need))
+            parts.append(data)
+            size += len(data)
+        self._buf = b"".join(parts) if len(parts) > 1 else parts[0]
+        return True

@@ -1,0 +1,746 @@
+"""FastCGI: the gateway kept warm (the RESPONDER role of FastCGI 1.0).
+
+A connection carries one request at a time (no multiplexing: FCGI_MPXS_CONNS
+is 0).  Each request goes through the gateway's own request path
+(``gateway.serve_request``): the same environ, the same checks of status and
+headers, the same error pages and client-gone handling as a CGI request,
+with records on a socket instead of env, stdin and stdout.
+
+The process manager (mod_fcgid, lighttpd, spawn-fcgi, systemd) owns the
+processes; here one process serves its listening socket with ``threads``
+requests at once, and stops gracefully on SIGTERM or SIGINT, or after
+``max_requests``.
+"""
+
+import errno
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+from . import fcgi
+from .fcgi import ProtocolError
+from .gateway import _Response, serve_request
+
+__all__ = ["Server", "serve_stdin", "serve_spec", "open_listener"]
+
+_MAX_PARAMS = 1 << 20  # bytes of PARAMS a request may send
+_READ_TIMEOUT = 60.0  # seconds a started record or request may stall
+_GRACE = 10.0  # seconds in-flight requests get after SIGTERM
+_FLUSH_AT = 1 << 16
+_TRUE = ("on", "1", "yes", "ON", "On", "YES", "Yes", "true")
+
+
+class _Stop(BaseException):
+    """Raised by the signal handler into an idle main thread."""
+
+
+class _Gone(BrokenPipeError):
+    """The web server closed the connection or aborted the request."""
+
+
+def _log(message):
+    try:
+        sys.stderr.write("wsgicgi: %s\n" % (message,))
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+class _Input:
+    """The request body: the STDIN records of the current request, read as
+    the application asks for them (FastCGI spec §5.3), so memory holds at
+    most one record whatever the size of the body."""
+
+    __slots__ = ("_conn", "_buf")
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._buf = b""
+
+    def read(self, size=-1):
+        buf = self._buf
+        if size is None or size < 0:
+            parts = [buf]
+            while True:
+                data = self._conn.next_stdin()
+                if not data:
+                    break
+                parts.append(data)
+            self._buf = b""
+            return b"".join(parts)
+        if len(buf) < size:
+            parts = [buf]
+            have = len(buf)
+            while have < size:
+                data = self._conn.next_stdin()
+                if not data:
+                    break
+                parts.append(data)
+                have += len(data)
+            buf = b"".join(parts)
+        self._buf = buf[size:]
+        return buf[:size]
+
+    def readline(self, size=-1):
+        buf = self._buf
+        limit = size if size is not None and size >= 0 else -1
+        start = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end >= 0:
+                end += 1
+                break
+            if 0 <= limit <= len(buf):
+                end = limit
+                break
+            start = len(buf)
+            data = self._conn.next_stdin()
+            if not data:
+                end = len(buf)
+                break
+            buf += data
+        if 0 <= limit < end:
+            end = limit
+        self._buf = buf[end:]
+        return buf[:end]
+
+
+class _Output:
+    """The response: STDOUT records (§5.3), sent when the gateway flushes."""
+
+    __slots__ = ("_conn", "_parts", "_size", "_rid")
+
+    def __init__(self, conn, request_id):
+        self._conn = conn
+        self._rid = request_id
+        self._parts = []
+        self._size = 0
+
+    def write(self, data):
+        if self._conn.gone:
+            raise _Gone("the web server %s" % self._conn.gone)
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= _FLUSH_AT:
+            self.flush()
+        return len(data)
+
+    def flush(self):
+        if self._parts:
+            self._conn.check_abort()
+            self._conn.send(self.records())
+
+    def records(self):
+        parts = self._parts
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._parts = []
+        self._size = 0
+        return fcgi.stream(fcgi.STDOUT, self._rid, data)
+
+    def fileno(self):
+        raise OSError(errno.EBADF, "a FastCGI response is not a file")
+
+
+class _Errors:
+    """``wsgi.errors``: text sent as STDERR records (the web server's error
+    log); once the connection is gone, the process's own stderr."""
+
+    def __init__(self, conn, request_id):
+        self._conn = conn
+        self._rid = request_id
+        self._parts = []
+        self.sent = False
+
+    def write(self, text):
+        if self._conn.gone:
+            sys.stderr.write(text)
+            return
+        self._parts.append(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        if self._conn.gone:
+            sys.stderr.flush()
+            return
+        if self._parts:
+            try:
+                self._conn.send(self.records())
+            except OSError:
+                pass
+
+    def records(self):
+        if not self._parts:
+            return []
+        data = "".join(self._parts).encode("utf-8", "backslashreplace")
+        self._parts = []
+        self.sent = True
+        return fcgi.stream(fcgi.STDERR, self._rid, data)
+
+
+class Connection:
+    """One connection from the web server: requests one after another."""
+
+    def __init__(self, sock, server):
+        self.sock = sock
+        self.server = server
+        self.reader = fcgi.RecordReader(sock.recv)
+        self.request_id = 0
+        self.stdin_done = True
+        self.gone = None  # why the connection cannot be written to any more
+        self._poll = None
+
+    # -- the connection's life ------------------------------------------------
+
+    def serve(self):
+        """Serve requests until the web server closes the connection, or
+        asks for it to be closed (no FCGI_KEEP_CONN), or the server stops."""
+        server = self.server
+        try:
+            while not server.stopping:
+                begin = self.next_request()
+                if begin is None:
+                    return
+                request_id, keep, params = begin
+                self.serve_one(request_id, params)
+                if not keep or self.gone:
+                    return
+        except ProtocolError as exc:
+            _log("FastCGI connection closed: %s" % exc)
+        except socket.timeout:
+            _log("FastCGI connection closed: nothing received for %g s inside a request" % server.read_timeout)
+        except _Stop:
+            raise
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                _log("FastCGI connection closed: nothing received for %g s inside a request" % server.read_timeout)
+            elif not self.gone:
+                _log("FastCGI connection lost: %s" % exc)
+        finally:
+            self.close()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def next_request(self):
+        """Wait for a BEGIN_REQUEST of the RESPONDER role and read its
+        PARAMS; ``(request_id, keep_conn)``, or None at the end."""
+        server = self.server
+        while True:
+            rec = self.read_idle()
+            if rec is None:
+                return None
+            rtype, rid, content = rec
+            if rid == 0:
+                self.management(rtype, content)
+                continue
+            if rtype != fcgi.BEGIN_REQUEST:
+                continue  # a record of a request already ended: §3.3 ignore
+            if len(content) < 8:
+                raise ProtocolError("BEGIN_REQUEST body of %d bytes" % len(content))
+            role, flags = fcgi.BEGIN_BODY.unpack_from(content)
+            keep = bool(flags & fcgi.KEEP_CONN)
+            if role != fcgi.RESPONDER:
+                # §5.1: only the Responder role is served here.
+                self.send([fcgi.end_request(rid, 0, fcgi.UNKNOWN_ROLE)])
+                if not keep:
+                    return None
+                continue
+            self.request_id = rid
+            self.stdin_done = False
+            params = self.read_params(rid)
+            if params is None:
+                continue  # aborted before it began
+            server.note_busy(self)
+            return rid, keep, params
+
+    def read_idle(self):
+        """The first record of a request, waited for as long as it takes
+        (the web server owns an idle connection's life)."""
+        server = self.server
+        while True:
+            if server.stopping:
+                return None
+            if self.reader.pending():
+                return self.reader.read()
+            server.note_idle(self)
+            try:
+                if server.stopping:
+                    return None
+                return self.reader.read()
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or self.reader.pending():
+                    raise
+                # The read timeout while idle: nothing started, keep waiting.
+            finally:
+                server.note_busy(self)
+
+    def read_params(self, rid):
+        parts = []
+        size = 0
+        while True:
+            rtype, record_id, content = self.read_record()
+            if record_id == rid:
+                if rtype == fcgi.PARAMS:
+                    if not content:
+                        break
+                    size += len(content)
+                    if size > self.server.max_params:
+                        raise ProtocolError("PARAMS over %d bytes" % self.server.max_params)
+                    parts.append(content)
+                elif rtype == fcgi.ABORT_REQUEST:
+                    self.send([fcgi.end_request(rid)])
+                    self.request_id = 0
+                    self.stdin_done = True
+                    return None
+                elif rtype == fcgi.STDIN:
+                    raise ProtocolError("STDIN before the end of PARAMS")
+        pairs = fcgi.decode_pairs(b"".join(parts))
+        return {name.decode("latin-1"): value.decode("latin-1") for name, value in pairs}
+
+    def read_record(self):
+        """The next record, after answering those not for the request in
+        progress: management records, and a second request (§3.3)."""
+        while True:
+            rec = self.reader.read()
+            if rec is None:
+                raise _Gone("closed the connection")
+            rtype, rid, content = rec
+            if rid == self.request_id:
+                return rec
+            if rid == 0:
+                self.management(rtype, content)
+            elif rtype == fcgi.BEGIN_REQUEST:
+                self.send([fcgi.end_request(rid, 0, fcgi.CANT_MPX_CONN)])
+
+    def management(self, rtype, content):
+        """§4: answer FCGI_GET_VALUES; any other type is FCGI_UNKNOWN_TYPE."""
+        if rtype == fcgi.GET_VALUES:
+            known = self.server.values()
+            asked = fcgi.decode_pairs(content)
+            answer = [(name, known[name]) for name, _ in asked if name in known]
+            self.send([fcgi.record(fcgi.GET_VALUES_RESULT, 0, fcgi.encode_pairs(answer))])
+        else:
+            self.send([fcgi.record(fcgi.UNKNOWN_TYPE, 0, bytes((rtype & 0xFF,)) + b"\0" * 7)])
+
+    # -- one request ----------------------------------------------------------
+
+    def serve_one(self, rid, params):
+        server = self.server
+        out = _Output(self, rid)
+        errors = _Errors(self, rid)
+        response = _Response(out, errors, False)
+        try:
+            serve_request(
+                server.app,
+                params,
+                _Input(self),
+                response,
+                multithread=server.threads > 1,
+                run_once=False,
+                length_known=False,
+            )
+            if not self.gone:
+                self.skip_stdin()
+        except (_Gone, ProtocolError, OSError) as exc:
+            if not self.gone:
+                self.gone = str(exc) or type(exc).__name__
+        finally:
+            self.request_id = 0
+            server.count_request()
+        try:
+            if self.gone == "aborted the request":
+                # §5.4: an aborted request still ends with END_REQUEST.
+                self.gone = None
+                self.send([fcgi.end_request(rid, 0)])
+                return
+            if self.gone:
+                return
+            tail = out.records() if out._parts else []
+            tail += errors.records()
+            if errors.sent:
+                tail.append(fcgi.record(fcgi.STDERR, rid))
+            tail.append(fcgi.record(fcgi.STDOUT, rid))
+            tail.append(fcgi.end_request(rid, 0))
+            self.send(tail)
+        except OSError as exc:
+            self.gone = str(exc)
+
+    def next_stdin(self):
+        """The content of the request's next STDIN record; b"" at its end."""
+        if self.stdin_done:
+            return b""
+        try:
+            rtype, _, content = self.read_record()
+            while rtype != fcgi.STDIN:
+                if rtype == fcgi.ABORT_REQUEST:
+                    self.aborted()
+                    return b""
+                rtype, _, content = self.read_record()
+        except (OSError, ProtocolError) as exc:
+            self.stdin_done = True
+            self.gone = self.gone or str(exc) or "closed the connection"
+            return b""
+        if not content:
+            self.stdin_done = True
+        return content
+
+    def skip_stdin(self):
+        while not self.stdin_done:
+            self.next_stdin()
+
+    def aborted(self):
+        self.stdin_done = True
+        self.gone = "aborted the request"
+
+    def check_abort(self):
+        """Before sending more of a response: has the web server aborted the
+        request (FCGI_ABORT_REQUEST) or closed the connection?  Only looked
+        at once the body is in, so no STDIN is read that the app wants."""
+        if not self.stdin_done:
+            return
+        poll = self._poll
+        if poll is None:
+            poll = self._poll = select.poll()
+            poll.register(self.sock, select.POLLIN)
+        while self.reader.pending() or poll.poll(0):
+            rec = self.reader.read()
+            if rec is None:
+                self.gone = "closed the connection"
+                break
+            rtype, rid, content = rec
+            if rid == 0:
+                self.management(rtype, content)
+            elif rid != self.request_id:
+                if rtype == fcgi.BEGIN_REQUEST:
+                    self.send([fcgi.end_request(rid, 0, fcgi.CANT_MPX_CONN)])
+            elif rtype == fcgi.ABORT_REQUEST:
+                self.aborted()
+                break
+        if self.gone:
+            raise _Gone("the web server %s" % self.gone)
+
+    def send(self, parts):
+        try:
+            if len(parts) == 1:
+                self.sock.sendall(parts[0])
+            elif sum(len(p) for p in parts) <= _FLUSH_AT:
+                self.sock.sendall(b"".join(parts))
+            else:
+                _sendmsg_all(self.sock, parts)
+        except OSError as exc:
+            self.gone = self.gone or str(exc)
+            raise _Gone("the web server closed the connection: %s" % exc) from None
+
+
+def _sendmsg_all(sock, parts):
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    first = 0
+    while first < len(views):
+        sent = sock.sendmsg(views[first : first + 512])
+        while sent:
+            head = views[first]
+            if sent >= len(head):
+                sent -= len(head)
+                first += 1
+            else:
+                views[first] = head[sent:]
+                sent = 0
+
+
+class Server:
+    """Serves the FastCGI connections of ``listener`` (a listening socket)
+    with the WSGI application ``app``.
+
+    ``threads`` connections are served at once (each carries one request
+    at a time); ``max_requests`` (0: no limit) ends the process gracefully
+    after that many, for the process manager to start a fresh one.  On a
+    TCP socket only the addresses in ``allowed`` may connect (None: any;
+    FastCGI spec §3.2, FCGI_WEB_SERVER_ADDRS).
+    """
+
+    def __init__(
+        self,
+        app,
+        listener,
+        *,
+        threads=1,
+        max_requests=0,
+        grace=_GRACE,
+        read_timeout=_READ_TIMEOUT,
+        allowed=None,
+        max_params=_MAX_PARAMS,
+    ):
+        self.app = app
+        self.listener = listener
+        self.threads = max(1, int(threads))
+        self.max_requests = max(0, int(max_requests or 0))
+        self.grace = grace
+        self.read_timeout = read_timeout
+        self.allowed = allowed
+        self.max_params = max_params
+        self.debug = os.environ.get("WSGICGI_DEBUG")
+        self.stopping = False
+        self.served = 0
+        self._lock = threading.Lock()
+        self._idle = set()
+        self._main_idle = False
+        self._wake = None
+        self._timeout = struct.pack("ll", int(read_timeout), int(read_timeout % 1 * 1e6)) if read_timeout else None
+        n = str(self.threads).encode("ascii")
+        self._values = {b"FCGI_MAX_CONNS": n, b"FCGI_MAX_REQS": n, b"FCGI_MPXS_CONNS": b"0"}
+
+    def values(self):
+        """The FCGI_GET_VALUES answers (§4.1)."""
+        return self._values
+
+    # -- bookkeeping the connections call --------------------------------------
+
+    def note_idle(self, conn):
+        if self.threads == 1:
+            self._main_idle = True
+        else:
+            with self._lock:
+                self._idle.add(conn)
+            if self.stopping:
+                self._wake_idle()
+
+    def note_busy(self, conn):
+        if self.threads == 1:
+            self._main_idle = False
+        else:
+            with self._lock:
+                self._idle.discard(conn)
+
+    def count_request(self):
+        with self._lock:
+            self.served += 1
+            last = self.max_requests and self.served >= self.max_requests
+        if last and not self.stopping:
+            self.stop("served %d requests (--max-requests)" % self.served)
+
+    def stop(self, reason):
+        """Stop taking requests; those in flight finish (within ``grace``
+        seconds when a signal asked)."""
+        if self.stopping:
+            return
+        self.stopping = True
+        _log("FastCGI process %d stopping: %s" % (os.getpid(), reason))
+        if self._wake is not None:
+            try:
+                os.write(self._wake[1], b"x")
+            except OSError:
+                pass
+        self._wake_idle()
+
+    def _wake_idle(self):
+        with self._lock:
+            idle = list(self._idle)
+        for conn in idle:
+            try:
+                conn.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+
+    def _on_signal(self, signum, frame):
+        if not self.stopping:
+            self.stop("signal %d" % signum)
+            if self.grace is not None and not self._main_idle:
+                timer = threading.Timer(self.grace, self._grace_over)
+                timer.daemon = True
+                timer.start()
+        if self._main_idle:
+            raise _Stop()
+
+    def _grace_over(self):
+        _log("FastCGI process %d: requests still running %g s after the stop signal; exiting" % (os.getpid(), self.grace))
+        os._exit(0)
+
+    # -- the accept loop -------------------------------------------------------
+
+    def serve(self):
+        """Serve until stopped; returns 0 (the process's exit status)."""
+        main = threading.current_thread() is threading.main_thread()
+        saved = {}
+        if main:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                saved[signum] = signal.signal(signum, self._on_signal)
+        workers = []
+        queue = None
+        if self.threads > 1:
+            import queue as queue_module
+
+            queue = queue_module.SimpleQueue()
+            slots = threading.BoundedSemaphore(self.threads)
+            self._wake = os.pipe()
+            self.listener.setblocking(False)
+            for index in range(self.threads):
+                worker = threading.Thread(target=self._work, args=(queue, slots), name="wsgicgi-fcgi-%d" % index, daemon=True)
+                worker.start()
+                workers.append(worker)
+            poll = select.poll()
+            poll.register(self.listener, select.POLLIN)
+            poll.register(self._wake[0], select.POLLIN)
+        try:
+            while not self.stopping:
+                if queue is None:
+                    sock = self._accept(None)
+                    if sock is not None:
+                        Connection(sock, self).serve()
+                    continue
+                self._main_idle = True
+                try:
+                    slots.acquire()
+                    if self.stopping:
+                        break
+                    sock = self._accept(poll)
+                finally:
+                    self._main_idle = False
+                if sock is None:
+                    slots.release()
+                else:
+                    queue.put(sock)
+        except _Stop:
+            self.stopping = True
+        finally:
+            self._main_idle = False
+            self.stopping = True
+            self._finish(workers, queue)
+            for signum, handler in saved.items():
+                signal.signal(signum, handler)
+        return 0
+
+    def _accept(self, poll):
+        if poll is not None:
+            if not poll.poll():
+                return None
+            if self.stopping:
+                return None
+        else:
+            self._main_idle = True
+        try:
+            sock, addr = self.listener.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                _log("cannot accept a FastCGI connection: %s" % exc)
+                time.sleep(0.1)
+                return None
+            raise
+        finally:
+            self._main_idle = False
+        family = sock.family
+        if family != socket.AF_UNIX:
+            if self.allowed is not None:
+                host = addr[0]
+                if host.startswith("::ffff:") and "." in host:
+                    host = host[7:]
+                if host not in self.allowed:
+                    _log("FastCGI connection from %s refused: not in FCGI_WEB_SERVER_ADDRS" % host)
+                    sock.close()
+                    return None
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(True)
+        if self._timeout is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self._timeout)
+        return sock
+
+    def _work(self, queue, slots):
+        while True:
+            sock = queue.get()
+            if sock is None:
+                return
+            try:
+                Connection(sock, self).serve()
+            except BaseException as exc:  # never let a worker die silently
+                _log("FastCGI worker error: %r" % (exc,))
+            finally:
+                slots.release()
+
+    def _finish(self, workers, queue):
+        if not workers:
+            return
+        self._wake_idle()
+        for _ in workers:
+            queue.put(None)
+        deadline = time.monotonic() + (self.grace if self.grace is not None else 1e9)
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if any(worker.is_alive() for worker in workers):
+            self._grace_over()
+        for fd in self._wake or ():
+            os.close(fd)
+        self._wake = None
+
+
+def _unloadable(environ, start_response):
+    body = b"500 Internal Server Error\n"
+    start_response(
+        "500 Internal Server Error",
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
+    )
+    return [body]
+
+
+def load(app_spec):
+    """The WSGI application ``app_spec`` names, loaded once for the
+    process; when it cannot be loaded, the reason is logged once and every
+    request gets a 500 (a process manager would otherwise respawn the
+    process in a tight loop)."""
+    stdout = sys.stdout
+    sys.stdout = sys.stderr  # print() while the app loads: the error log
+    try:
+        from .loader import load_app
+
+        return load_app(app_spec)
+    except Exception:
+        from .errors import format_exception
+
+        _log(format_exception(sys.exc_info(), "cannot load WSGI application %r; every request gets a 500" % (app_spec,)))
+        return _unloadable
+    finally:
+        sys.stdout = stdout
+
+
+def web_server_addrs(environ=None):
+    """The addresses FCGI_WEB_SERVER_ADDRS allows (FastCGI spec §3.2), or
+    None when it is not set."""
+    value = (os.environ if environ is None else environ).get("FCGI_WEB_SERVER_ADDRS", "").strip()
+    if not value:
+        return None
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def serve(app, listener, **options):
+    """Serve FastCGI on ``listener`` with ``app`` until stopped.  The app's
+    print() goes to the error log, as under CGI."""
+    sys.stdout.flush()
+    saved, sys.stdout = sys.stdout, sys.stderr
+    try:
+        return Server(app, listener, allowed=web_server_addrs(), **options).serve()
+    finally:
+        sys.stdout = saved
+
+
+def serve_stdin(app):
+    """``wsgicgi.run(app)`` started by a FastCGI process manager: serve the
+    listening socket on fd 0."""
+    return serve(app, socket.socket(fileno=0))
+
+
+def serve_spec(app_spec):
+    """The one-line script started by a FastCGI process manager: load APP
+    once, then serve the listening socket on fd 0."""
+    listener = socket.socket(fileno=0)
+    return serve(load(app_spec), listener)
