@@ -173,6 +173,21 @@ def test_authenticated_user_and_credentials():
     assert "HTTP_AUTHORIZATION" not in env  # RFC 3875 §4.1.18: the server checked it
 
 
+@pytest.mark.parametrize(
+    "authorization, auth_type",
+    [("Digest username=\"u\", realm=\"r\"", "Digest"), ("Bearer abc.def", "Bearer"), ("", None), ("(bad) x", None)],
+)
+def test_auth_type_from_the_authorization_scheme(authorization, auth_type):
+    # RFC 3875 §4.1.1: REMOTE_USER set by the server, AUTH_TYPE not: the
+    # scheme of the request's Authorization header.
+    environ = {"REMOTE_USER": "u"}
+    if authorization:
+        environ["HTTP_AUTHORIZATION"] = authorization
+    env = json.loads(call(CGIScript(script("env.py")), environ=environ)[2])
+    assert env["REMOTE_USER"] == "u"
+    assert env.get("AUTH_TYPE") == auth_type
+
+
 # -- security ---------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .child import ChildProcess, ScriptError, spawn
 from .cgihead import status_line
-from .protocol import from_latin1, has_control_chars, is_latin1, parse_content_length, to_latin1
+from .protocol import from_latin1, has_control_chars, is_latin1, is_token, parse_content_length, to_latin1
 
 __all__ = ["CGIScript", "CGIDirectory"]
 
@@ -400,6 +400,12 @@ class _Request:
         for name in ("REMOTE_PORT", "REMOTE_USER", "AUTH_TYPE", "SERVER_ADDR"):
             if environ.get(name):
                 meta[name] = str(environ[name])
+        if "REMOTE_USER" in meta and "AUTH_TYPE" not in meta:
+            # RFC 3875 §4.1.1: the scheme the server authenticated the user
+            # with; a server that set only REMOTE_USER used the request's.
+            scheme = environ.get("HTTP_AUTHORIZATION", "").split(None, 1)[:1]
+            if scheme and is_token(scheme[0]):
+                meta["AUTH_TYPE"] = scheme[0]
         if path_info:
             meta["PATH_INFO"] = path_info
         document_root = self.options.document_root or environ.get("DOCUMENT_ROOT")
