@@ -16,6 +16,7 @@ __all__ = [
     "end_request",
     "encode_pairs",
     "decode_pairs",
+    "decode_native",
 ]
 
 VERSION = 1
@@ -106,34 +107,47 @@ def encode_pairs(pairs):
 
 
 def decode_pairs(data):
-    """The ``(name, value)`` byte pairs of a name-value block (§3.4).
+    """The ``(name, value)`` byte pairs of a name-value block (§3.4)."""
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in decode_native(data)]
+
+
+def decode_native(data):
+    """The pairs of a name-value block (§3.4) as PEP 3333 native strings
+    (each byte a latin-1 character), in order, duplicates kept.
 
     Raises ``ProtocolError`` when a length runs past the end of ``data``.
     """
+    text = data.decode("latin-1")
     pairs = []
+    append = pairs.append
     end = len(data)
     pos = 0
     while pos < end:
-        lengths = []
-        for _ in (0, 1):
-            if pos >= end:
-                raise ProtocolError("name-value pair truncated at byte %d" % pos)
-            n = data[pos]
-            if n < 128:
-                pos += 1
-            else:
-                if pos + 4 > end:
-                    raise ProtocolError("name-value length truncated at byte %d" % pos)
-                n = int.from_bytes(data[pos : pos + 4], "big") & 0x7FFFFFFF
-                pos += 4
-            lengths.append(n)
-        name_end = pos + lengths[0]
-        value_end = name_end + lengths[1]
+        n = data[pos]
+        m = data[pos + 1] if pos + 1 < end else 0x80
+        if n < 128 and m < 128:  # both lengths in one byte: the usual case
+            pos += 2
+        else:
+            n, pos = _read_length(data, pos, end)
+            m, pos = _read_length(data, pos, end)
+        name_end = pos + n
+        value_end = name_end + m
         if value_end > end:
             raise ProtocolError("name-value pair runs %d bytes past its block" % (value_end - end))
-        pairs.append((bytes(data[pos:name_end]), bytes(data[name_end:value_end])))
+        append((text[pos:name_end], text[name_end:value_end]))
         pos = value_end
     return pairs
+
+
+def _read_length(data, pos, end):
+    if pos >= end:
+        raise ProtocolError("name-value pair truncated at byte %d" % pos)
+    n = data[pos]
+    if n < 128:
+        return n, pos + 1
+    if pos + 4 > end:
+        raise ProtocolError("name-value length truncated at byte %d" % pos)
+    return int.from_bytes(data[pos : pos + 4], "big") & 0x7FFFFFFF, pos + 4
 
 
 class RecordReader:
@@ -178,11 +192,18 @@ class RecordReader:
         # Keep the unread tail, then receive until ``need`` bytes are there.
         # Returns False at EOF with nothing buffered.
         have = self._buf[self._pos :]
+        self._buf = have
         self._pos = 0
         parts = [have]
         size = len(have)
         while size < need:
-            data = self._recv(max(need - size, 1 << 16))
+            try:
+                data = self._recv(max(need - size, 1 << 16))
+            except BaseException:
+                # A read timeout (the server retries an idle read): keep
+                # what came, drop what was already returned.
+                self._buf = b"".join(parts)
+                raise
             if not data:
                 self._buf = b"".join(parts)
                 if size == 0:

@@ -305,8 +305,9 @@ class Connection:
                     return None
                 elif rtype == fcgi.STDIN:
                     raise ProtocolError("STDIN before the end of PARAMS")
-        pairs = fcgi.decode_pairs(b"".join(parts))
-        return {name.decode("latin-1"): value.decode("latin-1") for name, value in pairs}
+        # The last of a repeated name wins (nginx sends SCRIPT_NAME twice when
+        # a location sets it after "include fastcgi_params").
+        return dict(fcgi.decode_native(parts[0] if len(parts) == 1 else b"".join(parts)))
 
     def read_record(self):
         """The next record, after answering those not for the request in
