@@ -341,6 +341,10 @@ class Connection:
         out = _Output(self, rid)
         errors = _Errors(self, rid)
         response = _Response(out, errors, False)
+        if server.debug and "WSGICGI_DEBUG" not in params:
+            # Under CGI the app's environ is the process's environment: the
+            # same switch set for the process (FcgidInitialEnv) counts here.
+            params["WSGICGI_DEBUG"] = server.debug
         try:
             serve_request(
                 server.app,
