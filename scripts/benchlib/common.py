@@ -94,9 +94,10 @@ def extra_requirements(extra):
     return list(project.get("optional-dependencies", {}).get(extra, []))
 
 
-def bench_venv(version, packages=(), *, suffix="", clean_site=False, fresh=False):
+def bench_venv(version, packages=(), *, suffix="", clean_site=False, fresh=False, interpreter=None):
     """Build (or update) ``.venv/bench-VERSION[SUFFIX]`` from the real
-    interpreter (pyenv's, never a shim).
+    interpreter (pyenv's, never a shim), or from ``interpreter`` (a path:
+    Debian's /usr/bin/python3 for what Apache runs as www-data).
 
     wsgicgi is installed non-editable from a copy of the source tree (so the
     build leaves nothing in the shared work tree) and reinstalled once per
@@ -105,7 +106,7 @@ def bench_venv(version, packages=(), *, suffix="", clean_site=False, fresh=False
     and setuptools install some, and every one costs each CGI process its
     start-up time).  Returns a ``Venv``, or None when that Python is missing.
     """
-    base = real_python(version)
+    base = interpreter or real_python(version)
     if base is None:
         return None
     path = ROOT / ".venv" / ("bench-" + version + suffix)
