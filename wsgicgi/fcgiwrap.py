@@ -58,6 +58,8 @@ class ScriptFolder(CGIDirectory):
     maps PATH_INFO.  Options as for ``CGIDirectory``.
     """
 
+    _request_class = _ServerParamsRequest
+
     def __call__(self, environ, start_response):
         filename = environ.get("SCRIPT_FILENAME")
         if not filename:
