@@ -1,0 +1,561 @@
+"""FastCGI under a real Apache 2.4 (event MPM): mod_fcgid running the one-line
+script, mod_cgid and mod_cgi running the very same script as CGI, and
+mod_proxy_fcgi in front of ``wsgicgi fcgi --bind unix:PATH``.
+
+The Apache configuration is the README's, read from the README (as
+nginx_proxy.py reads its nginx block): the shared-hosting ``.htaccess`` block,
+the "mod_fcgid in the server configuration" block and the ``ProxyPass`` line,
+with only the README's example paths replaced by this test's folders.
+
+Apache runs scripts as www-data, who cannot enter /root: the site lives in a
+world-readable folder under /tmp with a copy of the wsgicgi package, and the
+script's ``python3`` is Debian's /usr/bin/python3 (with python3-flask and
+python3-django, installed by scripts/test). mod_fcgid does not pass
+``SetEnv`` variables to the processes it starts: ``FcgidInitialEnv`` does.
+"""
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+APPS = os.path.join(ROOT, "tests", "apps")
+README = os.path.join(ROOT, "README.md")
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from scripts.harness import apache as harness  # noqa: E402
+
+import fastcgi_app  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+ONE_LINE = "#!/usr/bin/env -S python3 -m wsgicgi %s\n"
+AUTH = "Basic dXNlcjpwYXNzd29yZA=="  # user:password
+MB20 = 20 * 1024 * 1024
+GIB = 1 << 30
+FCGID_DEFAULT_MAX_REQUEST_LEN = 131072
+
+# What the README's recipes name, replaced by this test's own folders.
+README_CGI_BIN = "/srv/www/cgi-bin"
+README_SOCKET = "/run/wsgicgi/app.sock"
+
+
+# -- the README's recipes, read from the README ---------------------------------
+
+
+def _readme():
+    with open(README, encoding="utf-8") as f:
+        return f.read()
+
+
+def readme_block(heading, lang):
+    """The first ```lang block after the README heading that contains ``heading``."""
+    text = _readme()
+    start = text.find("## FastCGI")
+    assert start >= 0, "README has no FastCGI section"
+    match = re.compile(r"^#+ .*%s.*$" % re.escape(heading), re.M).search(text, start)
+    assert match, "README's FastCGI section has no heading with %r" % heading
+    block = re.compile(r"```%s\n(.*?)```" % re.escape(lang), re.S).search(text, match.end())
+    next_heading = re.compile(r"^#+ ", re.M).search(text, match.end())
+    assert block and (next_heading is None or block.start() < next_heading.start()), (
+        "README: no ```%s block under %r" % (lang, match.group(0))
+    )
+    return block.group(1)
+
+
+def readme_htaccess():
+    return readme_block("mod_fcgid in `.htaccess`", "apache")
+
+
+def readme_server_conf(cgi_bin):
+    block = readme_block("mod_fcgid in the server configuration", "apache")
+    assert README_CGI_BIN in block
+    return block.replace(README_CGI_BIN, cgi_bin)
+
+
+def readme_proxy_conf(sock):
+    block = readme_block("mod_proxy_fcgi in front of", "apache")
+    assert README_SOCKET in block and "ProxyPass" in block
+    return block.replace(README_SOCKET, sock)
+
+
+def readme_proxy_command(sock):
+    """The README's ``wsgicgi fcgi ... --bind unix:...`` command line, as argv."""
+    block = readme_block("mod_proxy_fcgi in front of", "sh")
+    argv = shlex.split(block.strip())
+    assert argv[:2] == ["wsgicgi", "fcgi"] and "unix:" + README_SOCKET in argv, argv
+    return [a.replace(README_SOCKET, sock) for a in argv]
+
+
+# -- HTTP helpers -----------------------------------------------------------------
+
+
+def request(port, method, path, body=None, headers=None, timeout=120):
+    """One HTTP request; (status, headers with lower-case names, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def env_of(server, path, **kwargs):
+    status, headers, body = request(server.port, kwargs.pop("method", "GET"), path, **kwargs)
+    assert status == 200, (status, body[:500], server.error_log()[-3000:])
+    assert headers.get("x-probe") == "fastcgi", headers
+    return json.loads(body)
+
+
+def pid_of(server, path):
+    status, _, body = request(server.port, "GET", path)
+    assert status == 200, (status, body[:500], server.error_log()[-3000:])
+    return int(body)
+
+
+def raw_head(port, path):
+    """HEAD over a raw socket: (head bytes, whatever came after the blank line)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(b"HEAD " + path.encode("ascii") + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        raw = b""
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            raw += data
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    assert sep, raw[:500]
+    return head, rest
+
+
+def latin1(text):
+    """The PEP 3333 form of a UTF-8 string: its bytes as latin-1."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def wait_for_log(server, *needles, timeout=15):
+    deadline = time.monotonic() + timeout
+    while True:
+        log = server.error_log()
+        if all(n in log for n in needles) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.1)
+
+
+def processes_running(needle):
+    """{pid: command line} of the processes whose command line contains ``needle``."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if needle in cmdline:
+            found[int(entry)] = cmdline
+    return found
+
+
+# -- the site and the servers -------------------------------------------------------
+
+FCGID_CONF = """\
+LoadModule fcgid_module {modules}/mod_fcgid.so
+FcgidIPCDir "{ipc}"
+FcgidProcessTableFile "{ipc}/fcgid_shm"
+# SetEnv does not reach the processes mod_fcgid starts; this does.
+FcgidInitialEnv PYTHONPATH "{lib}"
+<Directory "{docroot}">
+    Options FollowSymLinks
+    AllowOverride All
+    Require all granted
+</Directory>
+"""
+
+PROXY_CONF = """\
+LoadModule proxy_module {modules}/mod_proxy.so
+LoadModule proxy_fcgi_module {modules}/mod_proxy_fcgi.so
+LoadModule setenvif_module {modules}/mod_setenvif.so
+"""
+
+
+@pytest.fixture(scope="module")
+def site(apache_available):
+    """World-readable folders: the package copy, the .htaccess sites, a cgi-bin,
+    the README's server-configuration cgi-bin, and mod_fcgid's socket folder."""
+    top = harness.public_tempdir("wsgicgi-fcgi-site-")
+    try:
+        lib = harness.stage_wsgicgi(os.path.join(top, "lib"))
+        docroot = os.path.join(top, "htdocs")
+        fcgi = os.path.join(docroot, "fcgi")  # the README's .htaccess, app.fcgi, the app
+        fw = os.path.join(docroot, "fw")  # the same, for Flask and Django
+        cgi = os.path.join(top, "cgi-bin")  # the same one-line script, as CGI
+        srv = os.path.join(top, "srv-cgi-bin")  # the README's server-configuration block
+        ipc = os.path.join(top, "fcgid")
+        for folder in (fcgi, fw, cgi, srv, ipc):
+            os.makedirs(folder)
+        for folder in (fcgi, cgi, srv):
+            shutil.copy(os.path.join(HERE, "fastcgi_app.py"), folder)
+        htaccess = readme_htaccess()
+        harness.write_script(os.path.join(fcgi, ".htaccess"), htaccess, mode=0o644)
+        harness.write_script(os.path.join(fcgi, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
+        harness.write_script(os.path.join(cgi, "app.cgi"), ONE_LINE % "fastcgi_app:app")
+        harness.write_script(os.path.join(srv, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
+        harness.write_script(os.path.join(fw, ".htaccess"), htaccess, mode=0o644)
+        for name in ("flask_app.py", "django_app.py", "django_site.py"):
+            shutil.copy(os.path.join(APPS, name), fw)
+        harness.write_script(os.path.join(fw, "flask.fcgi"), ONE_LINE % "flask_app:app")
+        harness.write_script(os.path.join(fw, "django.fcgi"), ONE_LINE % "django_app:application")
+        harness.make_world_readable(top)
+        if os.geteuid() == 0:  # mod_fcgid's sockets are made by www-data
+            import pwd
+
+            www = pwd.getpwnam("www-data")
+            os.chown(ipc, www.pw_uid, www.pw_gid)
+        yield {"top": top, "lib": lib, "docroot": docroot, "fcgi": fcgi, "fw": fw, "cgi": cgi, "srv": srv, "ipc": ipc}
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def fcgid_apache(site, extra="", module="cgid"):
+    """An Apache (event MPM, mod_cgid for /cgi-bin/) with mod_fcgid and the
+    .htaccess sites; ``extra`` is appended to its configuration."""
+    conf = FCGID_CONF.format(modules=harness.MODULES_DIR, ipc=site["ipc"], lib=site["lib"], docroot=site["docroot"])
+    return harness.Apache(
+        site["cgi"], module=module, docroot=site["docroot"], env={"PYTHONPATH": site["lib"]},
+        extra_conf=conf + extra, start_timeout=30,
+    )
+
+
+@contextlib.contextmanager
+def running(server):
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def fcgid(site):
+    """Apache with mod_fcgid: the README's .htaccess sites and its
+    server-configuration block (which raises FcgidMaxRequestLen to 1 GiB)."""
+    with running(fcgid_apache(site, readme_server_conf(site["srv"]))) as server:
+        yield server
+
+
+
+@contextlib.contextmanager
+def fcgi_backend(argv, cwd, sock, timeout=30):
+    """``wsgicgi fcgi ...`` (argv as the README writes it) until it listens on ``sock``."""
+    assert argv[0] == "wsgicgi"
+    log_path = os.path.join(os.path.dirname(sock), "backend.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wsgicgi"] + argv[1:], cwd=cwd,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )
+
+    def read_log():
+        with open(log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    proc.read_log = read_log
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("wsgicgi fcgi exited (%s):\n%s" % (proc.returncode, read_log()))
+            try:
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.connect(sock)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("wsgicgi fcgi not listening on %s after %ds:\n%s" % (sock, timeout, read_log()))
+                time.sleep(0.05)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def proxy(site):
+    """Apache with mod_proxy_fcgi and the README's ProxyPass line, in front of the
+    README's ``wsgicgi fcgi ... --bind unix:...`` command (APP: fastcgi_app:app)."""
+    run = os.path.join(site["top"], "run")
+    os.mkdir(run)
+    os.chmod(run, 0o755)
+    sock = os.path.join(run, "app.sock")
+    argv = [("fastcgi_app:app" if a == "myapp:app" else a) for a in readme_proxy_command(sock)]
+    conf = PROXY_CONF.format(modules=harness.MODULES_DIR) + readme_proxy_conf(sock)
+    server = harness.Apache(site["cgi"], module="cgid", docroot=site["docroot"], extra_conf=conf, start_timeout=30)
+    with fcgi_backend(argv, site["fcgi"], sock) as backend, running(server):
+        server.backend = backend
+        server.sock = sock
+        yield server
+
+
+
+@pytest.fixture(scope="module")
+def fcgid_default(site):
+    """Apache with mod_fcgid and the .htaccess sites only: mod_fcgid's defaults."""
+    with running(fcgid_apache(site)) as server:
+        yield server
+
+
+# -- mod_fcgid, the README's .htaccess: the one-line script kept warm ---------------------
+
+
+def test_htaccess_get(fcgid):
+    env = env_of(fcgid, "/fcgi/app.fcgi/env/x?q=1&r=%20s")
+    assert env["REQUEST_METHOD"] == "GET"
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/fcgi/app.fcgi", "/env/x", "q=1&r=%20s")
+    assert env["GATEWAY_INTERFACE"] == "CGI/1.1"
+    assert "mod_fcgid/" in env["SERVER_SOFTWARE"]
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(fcgid.port))
+    assert env["fd0"] == "socket"
+    # FastCGI, not CGI: nothing of the request in the process environment.
+    assert "REQUEST_METHOD" not in env["os.environ"] and "SCRIPT_NAME" not in env["os.environ"]
+    assert (env["wsgi.multithread"], env["wsgi.multiprocess"], env["wsgi.run_once"]) == (False, True, False)
+    assert env["wsgi.input_terminated"] is True
+    assert env["wsgi.url_scheme"] == "http"
+
+
+def test_htaccess_no_path_info(fcgid):
+    env = env_of(fcgid, "/fcgi/app.fcgi")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/fcgi/app.fcgi", "")
+
+
+def test_process_is_reused(fcgid):
+    pids = {pid_of(fcgid, "/fcgi/app.fcgi/pid") for _ in range(10)}
+    pids.add(env_of(fcgid, "/fcgi/app.fcgi/env")["pid"])
+    assert len(pids) == 1, pids
+    (pid,) = pids
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        argv = f.read().split(b"\0")
+    # The one-line script, started by mod_fcgid: python3 -m wsgicgi APP SCRIPT.
+    assert b"wsgicgi" in argv and b"fastcgi_app:app" in argv, argv
+    assert argv[-2].endswith(b"/fcgi/app.fcgi"), argv
+
+
+def test_head(fcgid):
+    head, rest = raw_head(fcgid.port, "/fcgi/app.fcgi/env")
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert b"\r\nX-Probe: fastcgi" in head and b"application/json" in head
+    assert rest == b""
+
+
+def test_utf8_path_info_exact(fcgid):
+    env = env_of(fcgid, "/fcgi/app.fcgi/env/caf%C3%A9/%E2%82%AC%20x")
+    assert env["PATH_INFO"] == latin1("/env/café/€ x")
+    env = env_of(fcgid, "/fcgi/app.fcgi/env/%FF%FE/x%80y%C3")
+    assert env["PATH_INFO"] == "/env/\xff\xfe/x\x80y\xc3"
+
+
+def test_authorization_with_cgipassauth(fcgid):
+    # The README's .htaccess has CGIPassAuth On.
+    env = env_of(fcgid, "/fcgi/app.fcgi/env", headers={"Authorization": AUTH})
+    assert env["HTTP_AUTHORIZATION"] == AUTH
+
+
+def test_post_form(fcgid):
+    body = "name=Ann+Lee&city=K%C3%B6ln".encode("ascii")
+    env = env_of(
+        fcgid, "/fcgi/app.fcgi/env/form", method="POST", body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (env["REQUEST_METHOD"], env["CONTENT_TYPE"], env["CONTENT_LENGTH"]) == (
+        "POST", "application/x-www-form-urlencoded", str(len(body)),
+    )
+    assert env["body"] == body.decode("latin-1")
+
+
+def test_crash_is_500_and_the_process_goes_on(fcgid):
+    pid = pid_of(fcgid, "/fcgi/app.fcgi/pid")
+    status, _, body = request(fcgid.port, "GET", "/fcgi/app.fcgi/crash")
+    assert status == 500
+    assert b"marker-5c1e" not in body and b"Traceback" not in body and b"fastcgi_app" not in body
+    # The traceback travels as FCGI_STDERR records into Apache's error log.
+    log = wait_for_log(fcgid, "marker-5c1e", "Traceback")
+    assert "RuntimeError: fastcgi crash marker-5c1e" in log, log[-3000:]
+    assert pid_of(fcgid, "/fcgi/app.fcgi/pid") == pid
+    assert env_of(fcgid, "/fcgi/app.fcgi/env/after")["PATH_INFO"] == "/env/after"
+
+
+def test_wsgi_errors_reach_the_error_log(fcgid):
+    status, _, body = request(fcgid.port, "GET", "/fcgi/app.fcgi/log")
+    assert (status, body) == (200, b"logged")
+    log = wait_for_log(fcgid, "marker-a9d2")
+    assert "fastcgi wsgi.errors marker-a9d2" in log, log[-3000:]
+
+
+def test_upload_20mb(fcgid):
+    # FcgidMaxRequestLen is raised by the README's server-configuration block.
+    body = os.urandom(MB20)
+    pid = pid_of(fcgid, "/fcgi/app.fcgi/pid")
+    status, _, data = request(fcgid.port, "POST", "/fcgi/app.fcgi/hash", body=body)
+    assert status == 200, (data[:500], fcgid.error_log()[-2000:])
+    assert json.loads(data) == {"length": MB20, "sha256": hashlib.sha256(body).hexdigest(), "pid": pid}
+    status, _, data = request(fcgid.port, "POST", "/fcgi/app.fcgi/echo", body=body)
+    assert status == 200
+    assert len(data) == MB20 and data == body
+
+
+def test_download_1gib_streams(fcgid):
+    pid = pid_of(fcgid, "/fcgi/app.fcgi/pid")
+    conn = http.client.HTTPConnection("127.0.0.1", fcgid.port, timeout=120)
+    try:
+        conn.request("GET", "/fcgi/app.fcgi/download?n=%d" % (GIB + 3))
+        resp = conn.getresponse()
+        assert resp.status == 200
+        got = 0
+        digest = hashlib.sha256()
+        while True:
+            data = resp.read(1 << 20)
+            if not data:
+                break
+            got += len(data)
+            digest.update(data)
+    finally:
+        conn.close()
+    assert got == GIB + 3
+    expected = hashlib.sha256()
+    for piece in fastcgi_app.pattern_chunks(GIB + 3):
+        expected.update(piece)
+    assert digest.hexdigest() == expected.hexdigest()
+    # The same process served it, and its memory never held the body.
+    assert pid_of(fcgid, "/fcgi/app.fcgi/pid") == pid
+    with open("/proc/%d/status" % pid) as f:
+        hwm_kb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+    assert hwm_kb < 100 * 1024, "peak RSS %d kB" % hwm_kb
+
+
+# -- mod_fcgid's default FcgidMaxRequestLen ------------------------------------------------
+
+
+def test_default_max_request_len_answers_bigger_uploads_with_500(fcgid_default):
+    limit = FCGID_DEFAULT_MAX_REQUEST_LEN
+    body = os.urandom(limit)
+    status, _, data = request(fcgid_default.port, "POST", "/fcgi/app.fcgi/hash", body=body)
+    assert status == 200, (data[:300], fcgid_default.error_log()[-2000:])
+    assert json.loads(data)["length"] == limit
+    for size in (limit + 1, 1 << 20):
+        status, _, data = request(
+            fcgid_default.port, "POST", "/fcgi/app.fcgi/hash", body=os.urandom(size), headers={"Connection": "close"},
+        )
+        assert status == 500, (size, data[:300])
+    log = wait_for_log(fcgid_default, "exceeds MaxRequestLen")
+    assert "HTTP request length 131073 (so far) exceeds MaxRequestLen (131072)" in log, log[-2000:]
+    # The server configuration raises it: the README's block does (see test_upload_20mb).
+    assert re.search(r"^FcgidMaxRequestLen\s+\d+", readme_block("mod_fcgid in the server configuration", "apache"), re.M)
+
+
+# -- the README's "mod_fcgid in the server configuration" ----------------------------------
+
+
+def test_server_config_block(fcgid):
+    env = env_of(fcgid, "/app/env/caf%C3%A9?x=1", headers={"Authorization": AUTH})
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/app", latin1("/env/café"), "x=1")
+    assert env["wsgi.run_once"] is False and env["fd0"] == "socket"
+    assert env["HTTP_AUTHORIZATION"] == AUTH  # CGIPassAuth On in its <Directory>
+    pids = {pid_of(fcgid, "/app/pid") for _ in range(5)}
+    assert pids == {env["pid"]}
+    head, rest = raw_head(fcgid.port, "/app/env")
+    assert head.startswith(b"HTTP/1.1 200 ") and rest == b""
+
+
+def test_server_config_crash_then_served(fcgid):
+    pid = pid_of(fcgid, "/app/pid")
+    assert request(fcgid.port, "GET", "/app/crash")[0] == 500
+    assert pid_of(fcgid, "/app/pid") == pid
+
+
+# -- the detection trap: the same one-line script as CGI -----------------------------------
+
+
+def test_same_script_under_mod_cgid_is_cgi(fcgid):
+    # mod_cgid hands the script a connected Unix socket as stdin: still CGI.
+    first = env_of(fcgid, "/cgi-bin/app.cgi/env/x?y=1", method="POST", body=b"abc")
+    assert first["fd0"] == "socket"
+    assert (first["SCRIPT_NAME"], first["PATH_INFO"], first["QUERY_STRING"]) == ("/cgi-bin/app.cgi", "/env/x", "y=1")
+    assert first["wsgi.run_once"] is True
+    assert first["os.environ"]["REQUEST_METHOD"] == "POST"  # the request in the environment: CGI
+    assert first["body"] == "abc"
+    second = env_of(fcgid, "/cgi-bin/app.cgi/env")
+    assert second["pid"] != first["pid"]  # a process per request
+
+
+def test_same_script_under_mod_cgi_is_cgi(site):
+    with running(harness.Apache(site["cgi"], module="cgi", env={"PYTHONPATH": site["lib"]}, start_timeout=30)) as server:
+        first = env_of(server, "/cgi-bin/app.cgi/env/caf%C3%A9", method="POST", body=b"xyz")
+        assert first["fd0"] == "pipe"
+        assert (first["SCRIPT_NAME"], first["PATH_INFO"]) == ("/cgi-bin/app.cgi", latin1("/env/café"))
+        assert first["wsgi.run_once"] is True and first["body"] == "xyz"
+        assert env_of(server, "/cgi-bin/app.cgi/env")["pid"] != first["pid"]
+
+
+# -- Apache's stop -------------------------------------------------------------------------
+
+
+def test_apache_stop_leaves_no_process(site):
+    # Its own folder, so that only this server's scripts match.
+    folder = os.path.join(site["docroot"], "stop")
+    os.mkdir(folder)
+    shutil.copy(os.path.join(site["fcgi"], "fastcgi_app.py"), folder)
+    shutil.copy(os.path.join(site["fcgi"], ".htaccess"), folder)
+    harness.write_script(os.path.join(folder, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
+    harness.make_world_readable(folder)
+    server = fcgid_apache(site)
+    with running(server):
+        # Two at once, so that mod_fcgid starts a second process.
+        import threading
+
+        slow = threading.Thread(target=request, args=(server.port, "POST", "/stop/app.fcgi/hash"), kwargs={"body": os.urandom(100000)})
+        slow.start()
+        pids = {pid_of(server, "/stop/app.fcgi/pid") for _ in range(3)}
+        slow.join(60)
+        running_now = processes_running(folder + "/app.fcgi")
+        assert pids and pids <= set(running_now), (pids, running_now)
+        # apache2 -k stop: SIGTERM to the parent, which stops its children.
+        conf = os.path.join(server.root, "httpd.conf")
+        subprocess.run(
+            [harness.APACHE_BIN, "-k", "stop", "-f", conf], env=server._server_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60, check=True,
+        )
+        server.proc.wait(60)
+        deadline = time.monotonic() + 20
+        while processes_running(folder + "/app.fcgi") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = processes_running(folder + "/app.fcgi")
+        log = server.error_log()
+        assert not left, (left, log[-3000:])
