@@ -559,3 +559,153 @@ def test_apache_stop_leaves_no_process(site):
         left = processes_running(folder + "/app.fcgi")
         log = server.error_log()
         assert not left, (left, log[-3000:])
+
+
+# -- mod_proxy_fcgi in front of `wsgicgi fcgi --bind unix:PATH` (the README's lines) -----------
+
+
+def test_proxy_socket_mode_and_group(proxy):
+    import grp
+
+    info = os.stat(proxy.sock)
+    assert oct(info.st_mode & 0o777) == oct(0o660)
+    assert grp.getgrgid(info.st_gid).gr_name == "www-data"
+
+
+def test_proxy_get_script_name_and_path_info(proxy):
+    # The app is mounted at /app/: SCRIPT_NAME /app, the rest in PATH_INFO.
+    env = env_of(proxy, "/app/env/x?q=1&r=%20s", headers={"Authorization": AUTH})
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/app", "/env/x", "q=1&r=%20s")
+    assert env["REQUEST_URI"] == "/app/env/x?q=1&r=%20s"
+    assert env["REQUEST_METHOD"] == "GET" and env["GATEWAY_INTERFACE"] == "CGI/1.1"
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(proxy.port))
+    assert env["HTTP_AUTHORIZATION"] == AUTH  # CGIPassAuth On in the README's <Location>
+    assert (env["wsgi.multithread"], env["wsgi.run_once"]) == (False, False)
+    assert env["pid"] == proxy.backend.pid
+    assert env_of(proxy, "/app/")["PATH_INFO"] == "/"
+    assert env_of(proxy, "/app/env/caf%C3%A9/%E2%82%AC%20x")["PATH_INFO"] == latin1("/env/café/€ x")
+    assert env_of(proxy, "/app/env/%FF%FE/x%80y")["PATH_INFO"] == "/env/\xff\xfe/x\x80y"
+
+
+def test_proxy_post(proxy):
+    body = "name=Ann+Lee&city=K%C3%B6ln".encode("ascii")
+    env = env_of(
+        proxy, "/app/env/form", method="POST", body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (env["REQUEST_METHOD"], env["CONTENT_LENGTH"], env["body"]) == ("POST", str(len(body)), body.decode("latin-1"))
+    big = os.urandom(MB20)
+    status, _, data = request(proxy.port, "POST", "/app/hash", body=big)
+    assert status == 200, (data[:300], proxy.error_log()[-2000:])
+    assert json.loads(data) == {"length": MB20, "sha256": hashlib.sha256(big).hexdigest(), "pid": proxy.backend.pid}
+
+
+def test_proxy_head(proxy):
+    head, rest = raw_head(proxy.port, "/app/env")
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert b"\r\nX-Probe: fastcgi" in head and rest == b""
+
+
+def test_proxy_download_and_crash(proxy):
+    status, _, data = request(proxy.port, "GET", "/app/download?n=%d" % (MB20 + 5))
+    assert status == 200 and len(data) == MB20 + 5
+    assert data == b"".join(fastcgi_app.pattern_chunks(MB20 + 5))
+    status, _, body = request(proxy.port, "GET", "/app/crash")
+    assert status == 500 and b"marker-5c1e" not in body
+    assert pid_of(proxy, "/app/pid") == proxy.backend.pid
+    assert proxy.backend.poll() is None
+
+
+def test_proxy_backend_stops_on_sigterm(site):
+    # The README's command line again, on its own socket: SIGTERM ends it with
+    # status 0 and removes the socket.
+    sock = os.path.join(site["top"], "run", "stop.sock")
+    argv = [("fastcgi_app:app" if a == "myapp:app" else a) for a in readme_proxy_command(sock)]
+    with fcgi_backend(argv, site["fcgi"], sock) as backend:
+        # One request first: the socket listens before the app is loaded and
+        # the signal handlers are in place.
+        sys.path.insert(0, os.path.dirname(HERE))
+        import fcgi_client
+
+        result = fcgi_client.request(sock, {"PATH_INFO": "/pid"})
+        assert result.status == 200 and int(result.body) == backend.pid
+        backend.send_signal(signal.SIGTERM)
+        assert backend.wait(30) == 0, backend.read_log()
+        assert not os.path.exists(sock)
+        assert "stopping: signal 15" in backend.read_log()
+
+
+# -- Flask and Django through FastCGI (mod_fcgid, the README's .htaccess) ---------------------
+
+FRAMEWORKS = {"flask": "Flask", "django": "Django"}
+
+
+def cookie_pairs(headers_list):
+    """name=value of every Set-Cookie header, as a Cookie request header."""
+    return "; ".join(v.split(";", 1)[0].strip() for k, v in headers_list if k.lower() == "set-cookie")
+
+
+def fw_request(server, method, path, body=None, headers=None):
+    """(status, list of headers, body) for a framework request."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_framework_page_and_links(fcgid, framework):
+    script = "/fw/%s.fcgi" % framework
+    status, headers, body = fw_request(fcgid, "GET", script + "/")
+    assert status == 200, (body[:500], fcgid.error_log()[-3000:])
+    assert dict((k.lower(), v) for k, v in headers)["content-type"].startswith("text/html")
+    text = body.decode("utf-8")
+    assert "Hello, stranger (%s)" % FRAMEWORKS[framework] in text
+    assert 'href="%s/form"' % script in text
+    # url_for / reverse under SCRIPT_NAME.
+    status, _, body = fw_request(fcgid, "GET", script + "/links")
+    assert status == 200, body[:500]
+    links = json.loads(body)
+    assert links["form"] == script + "/form"
+    assert links["hello"] == script + "/hello/Ann" + ("%20Lee" if framework == "flask" else "")
+    assert links["external"] == "http://127.0.0.1:%d%s/" % (fcgid.port, script)
+    assert fw_request(fcgid, "GET", script + "/no/such/page")[0] == 404
+    status, _, body = fw_request(fcgid, "GET", script + "/hello/Zo%C3%AB")
+    assert status == 200 and body.decode("utf-8").startswith("Hello, Zoë!")
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_framework_post_form(fcgid, framework):
+    script = "/fw/%s.fcgi" % framework
+    fields, cookie = {"name": "Ann"}, ""
+    if framework == "django":  # the CSRF middleware wants its cookie and token
+        status, headers, body = fw_request(fcgid, "GET", script + "/form")
+        assert status == 200
+        cookie = cookie_pairs(headers)
+        assert cookie.startswith("csrftoken=")
+        fields["csrfmiddlewaretoken"] = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body.decode()).group(1)
+    status, headers, body = fw_request(
+        fcgid, "POST", script + "/form", body=urlencode(fields).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    assert status == (302 if framework == "django" else 303), (status, body[:500], fcgid.error_log()[-3000:])
+    location = dict((k.lower(), v) for k, v in headers)["location"]
+    assert urlsplit(location).path == script + "/hello/Ann"
+    cookie = cookie_pairs(headers)
+    status, _, body = fw_request(fcgid, "GET", script + "/hello/Ann", headers={"Cookie": cookie})
+    assert (status, body) == (200, b"Hello, Ann! cookie=Ann")
+
+
+def test_framework_processes_are_kept_warm(fcgid):
+    # Each script is its own mod_fcgid class, its processes started once and reused.
+    for framework in FRAMEWORKS:
+        assert fw_request(fcgid, "GET", "/fw/%s.fcgi/" % framework)[0] == 200
+    before = {f: set(processes_running("/fw/%s.fcgi" % f)) for f in FRAMEWORKS}
+    for _ in range(5):
+        for framework in FRAMEWORKS:
+            assert fw_request(fcgid, "GET", "/fw/%s.fcgi/hello/x" % framework)[0] == 200
+    after = {f: set(processes_running("/fw/%s.fcgi" % f)) for f in FRAMEWORKS}
+    assert before == after and all(before.values()), (before, after)
