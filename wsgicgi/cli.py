@@ -12,6 +12,8 @@ usage: wsgicgi APP [SCRIPT]       serve one CGI request with a WSGI app
                                   (FastCGI requests when fd 0 is a listening socket)
        wsgicgi serve [options]    serve a folder with its cgi-bin (see: wsgicgi serve --help)
        wsgicgi fcgi [options]     a FastCGI server (see: wsgicgi fcgi --help)
+       wsgicgi check SCRIPT...    what the web server will make of a script, and
+                                  why it answers 500 (see: wsgicgi check --help)
 
 APP is module:attr, module:factory(), module, or a path to a .py/.wsgi file
 (attribute 'application', else 'app').  SCRIPT is the path the kernel appends
@@ -35,6 +37,10 @@ def main(argv=None):
         from .fcgicli import main as fcgi_main
 
         sys.exit(fcgi_main(args[1:]))
+    if args and args[0] == "check":
+        from .check import main as check_main
+
+        sys.exit(check_main(args[1:]))
     if not args or args[0] in ("-h", "--help"):
         (sys.stdout if args else sys.stderr).write(USAGE)
         sys.exit(0 if args else 2)
