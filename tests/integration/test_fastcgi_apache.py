@@ -412,6 +412,27 @@ def test_crash_is_500_and_the_process_goes_on(fcgid):
     assert env_of(fcgid, "/fcgi/app.fcgi/env/after")["PATH_INFO"] == "/env/after"
 
 
+def test_touch_does_not_restart_but_a_new_file_does(fcgid):
+    # mod_fcgid 2.3 keys its processes by the script's device and inode and
+    # never looks at its mtime: `touch app.fcgi` changes nothing, a new file
+    # (the README: cp app.fcgi app.tmp && mv app.tmp app.fcgi) gets a fresh process.
+    assert "cp app.fcgi app.tmp && mv app.tmp app.fcgi" in _readme()
+    script = os.path.join(os.path.dirname(fcgid.cgi_bin_dir), "htdocs", "fcgi", "app.fcgi")
+    old = pid_of(fcgid, "/fcgi/app.fcgi/pid")
+    later = time.time() + 5
+    os.utime(script, (later, later))
+    time.sleep(2)
+    assert {pid_of(fcgid, "/fcgi/app.fcgi/pid") for _ in range(3)} == {old}
+    with open(script) as f:
+        text = f.read()
+    harness.write_script(script + ".new", text)
+    os.rename(script + ".new", script)
+    new = pid_of(fcgid, "/fcgi/app.fcgi/pid")
+    assert new != old, fcgid.error_log()[-2000:]
+    assert pid_of(fcgid, "/fcgi/app.fcgi/pid") == new
+    assert env_of(fcgid, "/fcgi/app.fcgi/env")["pid"] == new
+
+
 def test_wsgi_errors_reach_the_error_log(fcgid):
     status, _, body = request(fcgid.port, "GET", "/fcgi/app.fcgi/log")
     assert (status, body) == (200, b"logged")
@@ -524,6 +545,26 @@ def test_same_script_under_mod_cgi_is_cgi(site):
         assert env_of(server, "/cgi-bin/app.cgi/env")["pid"] != first["pid"]
 
 
+# -- mod_fcgid stopping processes ----------------------------------------------------------
+
+
+def test_idle_process_gets_sigterm_and_stops(site):
+    # With FcgidMinProcessesPerClass 0 (the default 3 keeps up to 3 idle
+    # processes forever) an idle process gets SIGTERM, stops by itself, and
+    # the next request starts a new one.
+    conf = "FcgidIdleTimeout 1\nFcgidIdleScanInterval 1\nFcgidMinProcessesPerClass 0\n"
+    with running(fcgid_apache(site, conf)) as server:
+        first = pid_of(server, "/fcgi/app.fcgi/pid")
+        log = wait_for_log(server, "FastCGI process %d stopping: signal 15" % first, timeout=60)
+        assert "FastCGI process %d stopping: signal 15" % first in log, log[-2000:]
+        deadline = time.monotonic() + 30
+        while os.path.exists("/proc/%d" % first) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not os.path.exists("/proc/%d" % first)
+        second = pid_of(server, "/fcgi/app.fcgi/pid")
+        assert second != first
+
+
 # -- Apache's stop -------------------------------------------------------------------------
 
 
@@ -537,15 +578,19 @@ def test_apache_stop_leaves_no_process(site):
     harness.make_world_readable(folder)
     server = fcgid_apache(site)
     with running(server):
-        # Two at once, so that mod_fcgid starts a second process.
-        import threading
-
-        slow = threading.Thread(target=request, args=(server.port, "POST", "/stop/app.fcgi/hash"), kwargs={"body": os.urandom(100000)})
-        slow.start()
-        pids = {pid_of(server, "/stop/app.fcgi/pid") for _ in range(3)}
-        slow.join(60)
+        first = pid_of(server, "/stop/app.fcgi/pid")
+        # A download held open keeps that process busy: mod_fcgid starts a second.
+        busy = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        try:
+            busy.request("GET", "/stop/app.fcgi/download?n=%d" % GIB)
+            resp = busy.getresponse()
+            assert resp.status == 200 and resp.read(65536)
+            second = pid_of(server, "/stop/app.fcgi/pid")
+        finally:
+            busy.close()
+        assert second != first
         running_now = processes_running(folder + "/app.fcgi")
-        assert pids and pids <= set(running_now), (pids, running_now)
+        assert {first, second} <= set(running_now), (first, second, running_now)
         # apache2 -k stop: SIGTERM to the parent, which stops its children.
         conf = os.path.join(server.root, "httpd.conf")
         subprocess.run(
@@ -559,6 +604,9 @@ def test_apache_stop_leaves_no_process(site):
         left = processes_running(folder + "/app.fcgi")
         log = server.error_log()
         assert not left, (left, log[-3000:])
+        # Each was asked with SIGTERM and stopped by itself.
+        for pid in (first, second):
+            assert "FastCGI process %d stopping: signal 15" % pid in log, log[-3000:]
 
 
 # -- mod_proxy_fcgi in front of `wsgicgi fcgi --bind unix:PATH` (the README's lines) -----------
@@ -612,6 +660,9 @@ def test_proxy_download_and_crash(proxy):
     assert data == b"".join(fastcgi_app.pattern_chunks(MB20 + 5))
     status, _, body = request(proxy.port, "GET", "/app/crash")
     assert status == 500 and b"marker-5c1e" not in body
+    # FCGI_STDERR: mod_proxy_fcgi writes it to the error log ("AH01071: Got error").
+    log = wait_for_log(proxy, "marker-5c1e")
+    assert "RuntimeError: fastcgi crash marker-5c1e" in log, log[-3000:]
     assert pid_of(proxy, "/app/pid") == proxy.backend.pid
     assert proxy.backend.poll() is None
 
