@@ -1,4 +1,4 @@
-"""``scripts/bench gateway|host|serve|all [options]``."""
+"""``scripts/bench gateway|host|serve|fastcgi|all [options]``."""
 
 import argparse
 import sys
@@ -8,7 +8,7 @@ from . import common
 
 def parse(argv):
     p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
-    p.add_argument("what", choices=["gateway", "host", "serve", "all"])
+    p.add_argument("what", choices=["gateway", "host", "serve", "fastcgi", "all"])
     p.add_argument("--python", default="3.13", help="Python of the bench venv (default 3.13; pyenv's real interpreter)")
     p.add_argument("--fresh-venv", action="store_true", help="rebuild .venv/bench-* from scratch")
     p.add_argument("--runs", type=int, default=40, help="timed runs per case (default 40)")
@@ -21,12 +21,15 @@ def parse(argv):
     g.add_argument("--echo-mib", type=int, default=256, help="echoed request size (default 256 MiB)")
     g.add_argument("--big-file", default="/tmp/wsgicgi-bench-big.bin", help="the big file (created, then removed)")
     g.add_argument("--keep-big-file", action="store_true", help="leave the big file for the next run")
-    h = p.add_argument_group("host and serve")
+    h = p.add_argument_group("host, serve and fastcgi")
     h.add_argument("--duration", type=float, default=3.0, help="seconds of wrk load per contender and round (default 3)")
-    h.add_argument("--rounds", type=int, default=3, help="round-robin rounds over the contenders (default 3)")
+    h.add_argument("--rounds", type=int, default=None,
+                   help="round-robin rounds over the contenders (default 3; fastcgi 5)")
     h.add_argument("--connections", type=int, default=None,
-                   help="concurrent connections (default: 4 for host, 8 for serve)")
+                   help="concurrent connections (default: 4 for host and fastcgi, 8 for serve)")
     h.add_argument("--only", default="", help="comma-separated contender names to run (default all)")
+    f = p.add_argument_group("fastcgi")
+    f.add_argument("--keep-site", action="store_true", help="leave the site folder (configs, logs) under /tmp")
     args = p.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         p.error("--runs must be ≥ 1")
@@ -35,8 +38,10 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
-    todo = ["gateway", "host", "serve"] if args.what == "all" else [args.what]
+    todo = ["gateway", "host", "serve", "fastcgi"] if args.what == "all" else [args.what]
+    rounds = args.rounds
     for what in todo:
+        args.rounds = rounds or (5 if what == "fastcgi" else 3)
         if what == "gateway":
             from . import gateway
 
@@ -45,6 +50,10 @@ def main(argv=None):
             from . import host
 
             host.run(args)
+        elif what == "fastcgi":
+            from . import fastcgi
+
+            fastcgi.run(args)
         else:
             from . import serve
 
