@@ -222,6 +222,13 @@ def site(apache_available):
         harness.write_script(os.path.join(cgi, "app.cgi"), ONE_LINE % "fastcgi_app:app")
         harness.write_script(os.path.join(srv, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
         harness.write_script(os.path.join(fw, ".htaccess"), htaccess, mode=0o644)
+        # The README's .htaccess without its CGIPassAuth line.
+        noauth = os.path.join(docroot, "noauth")
+        os.makedirs(noauth)
+        shutil.copy(os.path.join(HERE, "fastcgi_app.py"), noauth)
+        assert "CGIPassAuth On\n" in htaccess
+        harness.write_script(os.path.join(noauth, ".htaccess"), htaccess.replace("CGIPassAuth On\n", ""), mode=0o644)
+        harness.write_script(os.path.join(noauth, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
         for name in ("flask_app.py", "django_app.py", "django_site.py"):
             shutil.copy(os.path.join(APPS, name), fw)
         harness.write_script(os.path.join(fw, "flask.fcgi"), ONE_LINE % "flask_app:app")
@@ -388,6 +395,12 @@ def test_authorization_with_cgipassauth(fcgid):
     assert env["HTTP_AUTHORIZATION"] == AUTH
 
 
+def test_authorization_withheld_without_cgipassauth(fcgid):
+    env = env_of(fcgid, "/noauth/app.fcgi/env", headers={"Authorization": AUTH})
+    assert env["wsgi.run_once"] is False
+    assert "HTTP_AUTHORIZATION" not in env
+
+
 def test_post_form(fcgid):
     body = "name=Ann+Lee&city=K%C3%B6ln".encode("ascii")
     env = env_of(
@@ -407,7 +420,7 @@ def test_crash_is_500_and_the_process_goes_on(fcgid):
     assert b"marker-5c1e" not in body and b"Traceback" not in body and b"fastcgi_app" not in body
     # The traceback travels as FCGI_STDERR records into Apache's error log.
     log = wait_for_log(fcgid, "marker-5c1e", "Traceback")
-    assert "RuntimeError: fastcgi crash marker-5c1e" in log, log[-3000:]
+    assert "mod_fcgid: stderr: RuntimeError: fastcgi crash marker-5c1e" in log, log[-3000:]
     assert pid_of(fcgid, "/fcgi/app.fcgi/pid") == pid
     assert env_of(fcgid, "/fcgi/app.fcgi/env/after")["PATH_INFO"] == "/env/after"
 
@@ -760,3 +773,28 @@ def test_framework_processes_are_kept_warm(fcgid):
             assert fw_request(fcgid, "GET", "/fw/%s.fcgi/hello/x" % framework)[0] == 200
     after = {f: set(processes_running("/fw/%s.fcgi" % f)) for f in FRAMEWORKS}
     assert before == after and all(before.values()), (before, after)
+
+
+def test_flask_through_mod_proxy_fcgi(site):
+    # The README's mod_proxy_fcgi lines with a Flask app: url_for under /app.
+    run = os.path.join(site["top"], "run")
+    os.makedirs(run, exist_ok=True)
+    sock = os.path.join(run, "flask.sock")
+    argv = [("flask_app:app" if a == "myapp:app" else a) for a in readme_proxy_command(sock)]
+    conf = PROXY_CONF.format(modules=harness.MODULES_DIR) + readme_proxy_conf(sock)
+    server = harness.Apache(site["cgi"], module="cgid", docroot=site["docroot"], extra_conf=conf, start_timeout=30)
+    with fcgi_backend(argv, site["fw"], sock), running(server):
+        status, _, body = fw_request(server, "GET", "/app/")
+        assert status == 200, (body[:500], server.error_log()[-2000:])
+        assert "Hello, stranger (Flask)" in body.decode() and 'href="/app/form"' in body.decode()
+        status, _, body = fw_request(server, "GET", "/app/links")
+        links = json.loads(body)
+        assert (links["form"], links["script_root"], links["path"]) == ("/app/form", "/app", "/links")
+        assert links["external"] == "http://127.0.0.1:%d/app/" % server.port
+        status, headers, _ = fw_request(
+            server, "POST", "/app/form", body=b"name=Ann", headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert status == 303
+        assert urlsplit(dict((k.lower(), v) for k, v in headers)["location"]).path == "/app/hello/Ann"
+        status, _, body = fw_request(server, "GET", "/app/hello/Zo%C3%AB")
+        assert status == 200 and body.decode("utf-8").startswith("Hello, Zoë!")
