@@ -196,6 +196,7 @@ class Connection:
         self.stdin_done = True
         self.gone = None  # why the connection cannot be written to any more
         self._poll = None
+        self.kept = False  # a request was served and the web server kept the connection
 
     # -- the connection's life ------------------------------------------------
 
@@ -212,6 +213,7 @@ class Connection:
                 self.serve_one(request_id, params)
                 if not keep or self.gone:
                     return
+                self.kept = True
         except ProtocolError as exc:
             _log("FastCGI connection closed: %s" % exc)
         except socket.timeout:
@@ -277,6 +279,8 @@ class Connection:
             try:
                 if server.stopping:
                     return None
+                if self.kept and self.yield_to_waiting():
+                    return None
                 return self.reader.read()
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or self.reader.pending():
@@ -284,6 +288,30 @@ class Connection:
                 # The read timeout while idle: nothing started, keep waiting.
             finally:
                 server.note_busy(self)
+
+    def yield_to_waiting(self):
+        """True when this kept connection should be given up because another
+        one waits to be accepted and nobody takes it: nginx's upstream
+        ``keepalive`` holds on to connections that each busy a process (or
+        thread) of ours, while its new connections would sit in the listen
+        backlog until fastcgi_read_timeout.  nginx sends a request that
+        meets a closed cached connection again on a new one."""
+        poll = select.poll()
+        poll.register(self.sock, select.POLLIN)
+        poll.register(self.server.listener, select.POLLIN)
+        while True:
+            ready = dict(poll.poll())
+            if self.sock.fileno() in ready or self.reader.pending():
+                return False
+            # Only the listener: give a free process or thread time to accept.
+            time.sleep(0.05)
+            if self.server.stopping:
+                return True
+            ready = dict(poll.poll(0))
+            if self.sock.fileno() in ready:
+                return False
+            if self.server.listener.fileno() in ready:
+                return True
 
     def read_params(self, rid):
         parts = []
@@ -662,6 +690,10 @@ class Server:
         return sock
 
     def _work(self, queue, slots):
+        # SIGTERM/SIGINT must reach the main thread, which waits in poll() or
+        # for a free slot: a signal the kernel hands to a worker only sets
+        # Python's flag, and the main thread never wakes up to stop.
+        signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM, signal.SIGINT))
         while True:
             sock = queue.get()
             if sock is None:
