@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -234,11 +235,6 @@ def site(apache_available):
         harness.write_script(os.path.join(fw, "flask.fcgi"), ONE_LINE % "flask_app:app")
         harness.write_script(os.path.join(fw, "django.fcgi"), ONE_LINE % "django_app:application")
         harness.make_world_readable(top)
-        if os.geteuid() == 0:  # mod_fcgid's sockets are made by www-data
-            import pwd
-
-            www = pwd.getpwnam("www-data")
-            os.chown(ipc, www.pw_uid, www.pw_gid)
         yield {"top": top, "lib": lib, "docroot": docroot, "fcgi": fcgi, "fw": fw, "cgi": cgi, "srv": srv, "ipc": ipc}
     finally:
         shutil.rmtree(top, ignore_errors=True)
@@ -247,7 +243,15 @@ def site(apache_available):
 def fcgid_apache(site, extra="", module="cgid"):
     """An Apache (event MPM, mod_cgid for /cgi-bin/) with mod_fcgid and the
     .htaccess sites; ``extra`` is appended to its configuration."""
-    conf = FCGID_CONF.format(modules=harness.MODULES_DIR, ipc=site["ipc"], lib=site["lib"], docroot=site["docroot"])
+    # Each server its own socket folder and process table (mod_fcgid's sockets are made by www-data).
+    ipc = tempfile.mkdtemp(prefix="ipc-", dir=site["ipc"])
+    os.chmod(ipc, 0o755)
+    if os.geteuid() == 0:
+        import pwd
+
+        www = pwd.getpwnam("www-data")
+        os.chown(ipc, www.pw_uid, www.pw_gid)
+    conf = FCGID_CONF.format(modules=harness.MODULES_DIR, ipc=ipc, lib=site["lib"], docroot=site["docroot"])
     return harness.Apache(
         site["cgi"], module=module, docroot=site["docroot"], env={"PYTHONPATH": site["lib"]},
         extra_conf=conf + extra, start_timeout=30,
@@ -430,7 +434,7 @@ def test_touch_does_not_restart_but_a_new_file_does(fcgid):
     # never looks at its mtime: `touch app.fcgi` changes nothing, a new file
     # (the README: cp app.fcgi app.tmp && mv app.tmp app.fcgi) gets a fresh process.
     assert "cp app.fcgi app.tmp && mv app.tmp app.fcgi" in _readme()
-    script = os.path.join(os.path.dirname(fcgid.cgi_bin_dir), "htdocs", "fcgi", "app.fcgi")
+    script = os.path.join(fcgid.docroot, "fcgi", "app.fcgi")
     old = pid_of(fcgid, "/fcgi/app.fcgi/pid")
     later = time.time() + 5
     os.utime(script, (later, later))
@@ -767,11 +771,14 @@ def test_framework_processes_are_kept_warm(fcgid):
     # Each script is its own mod_fcgid class, its processes started once and reused.
     for framework in FRAMEWORKS:
         assert fw_request(fcgid, "GET", "/fw/%s.fcgi/" % framework)[0] == 200
-    before = {f: set(processes_running("/fw/%s.fcgi" % f)) for f in FRAMEWORKS}
+    def scripts(framework):
+        return set(processes_running(os.path.join(fcgid.docroot, "fw", "%s.fcgi" % framework)))
+
+    before = {f: scripts(f) for f in FRAMEWORKS}
     for _ in range(5):
         for framework in FRAMEWORKS:
             assert fw_request(fcgid, "GET", "/fw/%s.fcgi/hello/x" % framework)[0] == 200
-    after = {f: set(processes_running("/fw/%s.fcgi" % f)) for f in FRAMEWORKS}
+    after = {f: scripts(f) for f in FRAMEWORKS}
     assert before == after and all(before.values()), (before, after)
 
 
