@@ -21,7 +21,7 @@ import threading
 import time
 
 from . import load, procfs
-from .servers import COMMANDS, Server
+from .servers import COMMANDS, FcgiServer, Server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # glibc's malloc keeps freed memory in one arena per thread (up to 8 per
@@ -30,21 +30,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # climbs for thousands of requests to a plateau that says nothing of leaks.
 # Two arenas and a fixed threshold make RSS follow live memory.
 MALLOC_ENV = {"steady": {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}, "default": {}}
-GROUPS = {"both": ["waitress", "gunicorn"], "all": ["waitress", "gunicorn", "gunicorn-sync"]}
+GROUPS = {"both": ["waitress", "gunicorn"], "all": ["waitress", "gunicorn", "gunicorn-sync", "fcgi"]}
+# The manual run's defaults: (requests, seconds) per server; FastCGI's is the long one (issue 10).
+DEFAULTS = {"fcgi": (100000, 3600.0)}
+DEFAULT = (10000, 900.0)
 
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="scripts/soak", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=10000, metavar="N", help="requests per server (10000)")
+    parser.add_argument(
+        "--requests", type=int, default=None, metavar="N", help="requests per server (10000; fcgi: 100000)"
+    )
     parser.add_argument("--concurrency", type=int, default=16, metavar="C", help="client threads (16)")
     parser.add_argument(
-        "--seconds", type=float, default=900.0, metavar="T", help="time budget for the requests, per server (900)"
+        "--seconds", type=float, default=None, metavar="T",
+        help="time budget for the requests, per server (900; fcgi: 3600)",
     )
     parser.add_argument(
         "--server",
         default="both",
-        choices=sorted(COMMANDS) + sorted(GROUPS),
-        help="waitress, gunicorn (gthread), gunicorn-sync, both (waitress and gunicorn) or all",
+        choices=sorted(COMMANDS) + ["fcgi"] + sorted(GROUPS),
+        help="waitress, gunicorn (gthread), gunicorn-sync, fcgi (nginx → wsgicgi fcgi --threads N), "
+        "both (waitress and gunicorn) or all",
     )
     parser.add_argument("--threads", type=int, default=16, help="server worker threads (16)")
     parser.add_argument(
@@ -66,7 +73,7 @@ def parse(argv):
     parser.add_argument("--app", default="soaklib.app:app", help=argparse.SUPPRESS)  # the soak's own tests
     args = parser.parse_args(argv)
     for name in ("requests", "concurrency", "threads"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error("--%s must be at least 1" % name)
     return args
 
@@ -185,6 +192,10 @@ def report_figures(base, after, strays, limit):
 
 def soak(kind, args, root, top):
     """One server's soak; returns the list of failures (empty: passed)."""
+    requests, seconds = DEFAULTS.get(kind, DEFAULT)
+    args = argparse.Namespace(**vars(args))
+    args.requests = args.requests or requests
+    args.seconds = args.seconds or seconds
     tag = "soak-%d-%s" % (os.getpid(), secrets.token_hex(6))
     entry = ("SOAK_CHILD=" + tag).encode()
     log_path = os.path.join(top, "%s.log" % kind)
@@ -192,13 +203,14 @@ def soak(kind, args, root, top):
     print("== %s: %d requests from %d client threads, %d server threads, CGI timeout %g s, malloc %s %s"
           % (kind, args.requests, args.concurrency, args.threads, args.cgi_timeout, args.malloc,
              " ".join("%s=%s" % item for item in MALLOC_ENV[args.malloc].items())), flush=True)
-    server = Server(kind, sys.executable, root, args.cgi_timeout, tag, args.threads, log_path, MALLOC_ENV[args.malloc], args.app)
+    server = (FcgiServer if kind == "fcgi" else Server)(kind, sys.executable, root, args.cgi_timeout, tag, args.threads, log_path, MALLOC_ENV[args.malloc], args.app)
     try:
         server.wait_listening()
         started = time.monotonic()
         burst = max(args.threads, 4) * 2
-        warm = load.drive(server.port, ["nap"] * burst * 2, burst, 120)
-        warm_mix = load.drive(server.port, load.plan(args.warmup, args.seed + 1), args.concurrency, 300)
+        front = "nginx" if kind == "fcgi" else None
+        warm = load.drive(server.port, ["nap"] * burst * 2, burst, 120, front=front)
+        warm_mix = load.drive(server.port, load.plan(args.warmup, args.seed + 1), args.concurrency, 300, front=front)
         if warm.wrong_total() or warm_mix.wrong_total():
             failures.append("wrong answers during the warm-up: %s" % (warm.examples + warm_mix.examples)[:5])
         pids = [server.pid] + (procfs.children(server.pid) if kind.startswith("gunicorn") else [])
@@ -213,7 +225,7 @@ def soak(kind, args, root, top):
         trend = Trend(pids, results)
         trend.start()
         try:
-            load.drive(server.port, names, args.concurrency, args.seconds, results=results)
+            load.drive(server.port, names, args.concurrency, args.seconds, results=results, front=front)
         finally:
             trend.stop()
         done = results.done()
@@ -267,7 +279,13 @@ def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
     kinds = GROUPS.get(args.server, [args.server])
-    for module in sorted({COMMANDS[k][1] for k in kinds}):
+    if "fcgi" in kinds:
+        from harness import nginx
+
+        if not nginx.available():
+            print("scripts/soak: nginx is not installed here (apt-get install nginx)", file=sys.stderr)
+            return 2
+    for module in sorted({COMMANDS[k][1] for k in kinds if k in COMMANDS}):
         try:
             __import__(module)
         except ImportError:

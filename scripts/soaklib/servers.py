@@ -1,5 +1,6 @@
 """Start waitress or gunicorn on 127.0.0.1 as a subprocess serving
-soaklib.app, and stop it whatever happens."""
+soaklib.app, or ``wsgicgi fcgi`` serving it behind nginx, and stop it
+whatever happens."""
 
 import os
 import signal
@@ -27,6 +28,18 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def _start(argv, root, timeout, tag, log_path, extra_env):
+    """The server process, in its own session, configured for soaklib.app."""
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(REPO, "scripts"), REPO, env.get("PYTHONPATH")]))
+    env.update(SOAK_ROOT=root, SOAK_TIMEOUT=str(timeout), SOAK_TAG=tag)
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+
+
 class Server:
     """A server subprocess in its own session; its log goes to ``log_path``."""
 
@@ -35,14 +48,7 @@ class Server:
         self.port = free_port()
         self.log_path = log_path
         argv = [python] + [p.format(port=self.port, threads=threads, app=app) for p in COMMANDS[kind]]
-        env = dict(os.environ)
-        env.update(extra_env or {})
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(REPO, "scripts"), REPO, env.get("PYTHONPATH")]))
-        env.update(SOAK_ROOT=root, SOAK_TIMEOUT=str(timeout), SOAK_TAG=tag)
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-            )
+        self.process = _start(argv, root, timeout, tag, log_path, extra_env)
 
     @property
     def pid(self):
@@ -79,3 +85,68 @@ class Server:
             pass
         if self.process.poll() is None:
             self.process.wait(10)
+
+
+# nginx in front of `wsgicgi fcgi`: the README's block (keep-alive connections
+# to wsgicgi), the soak's CGIDirectory mounted at the root.
+FCGI_UPSTREAM = """\
+upstream wsgicgi_app {{
+    server unix:{sock};
+    keepalive 8;
+}}
+"""
+FCGI_LOCATION = """\
+location / {{
+    include {params};
+    fastcgi_param SCRIPT_NAME "";
+    fastcgi_param PATH_INFO $uri;
+    fastcgi_pass wsgicgi_app;
+    fastcgi_keep_conn on;
+    client_max_body_size 1g;
+    fastcgi_read_timeout 60s;
+}}
+"""
+
+
+class FcgiServer(Server):
+    """``wsgicgi fcgi APP --bind unix:… --threads N`` behind a private nginx
+    (scripts/harness/nginx.py).  ``pid`` and ``process`` are wsgicgi's, the
+    process the soak watches; ``port`` is nginx's, where the requests go."""
+
+    def __init__(self, kind, python, root, timeout, tag, threads, log_path, extra_env=None, app="soaklib.app:app"):
+        from harness.nginx import FASTCGI_PARAMS, Nginx
+
+        self.kind = kind
+        self.log_path = log_path
+        self.folder = os.path.dirname(log_path)
+        self.sock = os.path.join(self.folder, "%s.sock" % kind)
+        argv = [python, "-m", "wsgicgi", "fcgi", app, "--bind", "unix:" + self.sock, "--threads", str(threads)]
+        self.process = _start(argv, root, timeout, tag, log_path, extra_env)
+        self.nginx = Nginx(FCGI_LOCATION.format(params=FASTCGI_PARAMS), http_conf=FCGI_UPSTREAM.format(sock=self.sock))
+        self.port = None
+
+    def wait_listening(self, seconds=30.0):
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError("%s exited at start:\n%s" % (self.kind, self.log()[-3000:]))
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(self.sock)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("%s did not listen within %g s" % (self.kind, seconds)) from None
+                time.sleep(0.05)
+        self.port = self.nginx.start()
+
+    def log(self):
+        text = Server.log(self)
+        nginx = self.nginx.error_log() if self.nginx.root else ""
+        return text + ("\n-- nginx error log --\n" + nginx if nginx.strip() else "")
+
+    def stop(self):
+        try:
+            self.nginx.stop()
+        finally:
+            Server.stop(self)

@@ -1,7 +1,7 @@
-"""The soak (issue 5) in CI: scripts/soak with about 1,000 requests per
-server, under waitress and gunicorn, must pass; and, so that it is known to
-be able to fail, it must fail against apps that leak on purpose
-(soaklib/leaky.py)."""
+"""The soak (issues 5 and 10) in CI: scripts/soak with about 1,000 requests
+per server, under waitress and gunicorn and through nginx → ``wsgicgi
+fcgi``, must pass; and, so that it is known to be able to fail, it must fail
+against apps that leak on purpose (soaklib/leaky.py)."""
 
 import os
 import re
@@ -65,6 +65,34 @@ def test_short_soak_under_waitress_and_gunicorn_passes():
     assert output.count("requests: 1000 of 1000") == 2
     assert "waitress: PASS" in output and "gunicorn: PASS" in output
     assert time.monotonic() - started < 600
+
+
+def _need_nginx():
+    if shutil.which("nginx") is None and not os.access("/usr/sbin/nginx", os.X_OK):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("nginx is not installed (scripts/test installs it)")
+        pytest.skip("nginx is not installed")
+
+
+def test_short_soak_through_nginx_fastcgi_passes():
+    _need_nginx()
+    started = time.monotonic()
+    code, output = soak("--requests", "1000", "--server", "fcgi", "--seconds", "300")
+    assert code == 0, output[-5000:]
+    assert output.count("requests: 1000 of 1000") == 1
+    assert "fcgi: PASS" in output and "0 tracebacks" in output
+    assert time.monotonic() - started < 600
+
+
+def test_fastcgi_soak_fails_against_a_hoarding_app():
+    _need_nginx()
+    code, output = soak("--requests", "400", "--warmup", "100", "--settle", "5", "--server", "fcgi",
+                        "--app", "soaklib.leaky:hoarding")
+    kept = re.search(r"^server logs kept in (/tmp/wsgicgi-soak-\S+)$", output, re.M)
+    if kept:
+        shutil.rmtree(kept.group(1), ignore_errors=True)
+    assert code == 1 and "RSS grew by" in output, output[-5000:]
+    assert "soak: FAIL (fcgi)" in output and kept
 
 
 LEAKS = [
