@@ -23,6 +23,8 @@ import subprocess
 import tempfile
 import time
 
+from . import process
+
 APACHE_BIN = "/usr/sbin/apache2"
 MODULES_DIR = "/usr/lib/apache2/modules"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -222,25 +224,9 @@ class Apache:
     def stop(self, timeout=10.0):
         """Stop httpd and its children and wait for them; safe to call twice."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
+        if proc is not None:
             # SIGTERM to the parent: it stops its children and exits (httpd -k stop).
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # anything left in the group
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+            process.stop(proc, signal.SIGTERM, timeout)
 
     def cleanup(self):
         """Stop, then remove the server's temporary directory."""

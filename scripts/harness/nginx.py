@@ -22,6 +22,8 @@ import subprocess
 import tempfile
 import time
 
+from . import process
+
 NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
 FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
 
@@ -161,22 +163,8 @@ class Nginx:
 
     def stop(self, timeout=10.0):
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
-            proc.send_signal(signal.SIGQUIT)  # graceful: workers finish, then exit
-            proc.wait(timeout)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+        if proc is not None:
+            process.stop(proc, signal.SIGQUIT, timeout)  # graceful: workers finish, then exit
 
     def cleanup(self):
         self.stop()

@@ -58,13 +58,17 @@ class Server:
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def probe(self):
+        """Connect once to where the server listens (OSError: not yet)."""
+        socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+
     def wait_listening(self, seconds=30.0):
         deadline = time.monotonic() + seconds
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError("%s exited at start:\n%s" % (self.kind, self.log()[-3000:]))
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                self.probe()
                 return
             except OSError:
                 if time.monotonic() > deadline:
@@ -125,28 +129,25 @@ class FcgiServer(Server):
         self.nginx = Nginx(FCGI_LOCATION.format(params=FASTCGI_PARAMS), http_conf=FCGI_UPSTREAM.format(sock=self.sock))
         self.port = None
 
+    def probe(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(self.sock)
+
     def wait_listening(self, seconds=30.0):
-        deadline = time.monotonic() + seconds
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError("%s exited at start:\n%s" % (self.kind, self.log()[-3000:]))
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                    probe.connect(self.sock)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("%s did not listen within %g s" % (self.kind, seconds)) from None
-                time.sleep(0.05)
+        Server.wait_listening(self, seconds)
         self.port = self.nginx.start()
 
     def log(self):
         text = Server.log(self)
-        nginx = self.nginx.error_log() if self.nginx.root else ""
+        nginx = self.nginx_log if self.nginx_log is not None else self.nginx.error_log()
         return text + ("\n-- nginx error log --\n" + nginx if nginx.strip() else "")
+
+    nginx_log = None  # kept when nginx's folder is removed
 
     def stop(self):
         try:
             self.nginx.stop()
+            self.nginx_log = self.nginx.error_log()
+            self.nginx.cleanup()
         finally:
             Server.stop(self)
