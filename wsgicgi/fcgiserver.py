@@ -616,6 +616,12 @@ class Server:
             queue = queue_module.SimpleQueue()
             slots = threading.BoundedSemaphore(self.threads)
             self._wake = os.pipe()
+            if main:
+                # A signal that arrives just before poll() (while this thread
+                # waits to hand the GIL over) would leave poll() blocked: the
+                # signal's byte on the wake pipe wakes it.
+                os.set_blocking(self._wake[1], False)
+                saved["wakeup"] = signal.set_wakeup_fd(self._wake[1])
             self.listener.setblocking(False)
             for index in range(self.threads):
                 worker = threading.Thread(target=self._work, args=(queue, slots), name="wsgicgi-fcgi-%d" % index, daemon=True)
@@ -633,7 +639,8 @@ class Server:
                     continue
                 self._main_idle = True
                 try:
-                    slots.acquire()
+                    while not slots.acquire(timeout=0.25):
+                        pass  # every thread busy: wake up now and then for a signal
                     if self.stopping:
                         break
                     sock = self._accept(poll)
@@ -648,6 +655,8 @@ class Server:
         finally:
             self._main_idle = False
             self.stopping = True
+            if "wakeup" in saved:
+                signal.set_wakeup_fd(saved.pop("wakeup"))
             self._finish(workers, queue)
             for signum, handler in saved.items():
                 signal.signal(signum, handler)
@@ -655,9 +664,13 @@ class Server:
 
     def _accept(self, poll):
         if poll is not None:
-            if not poll.poll():
-                return None
+            ready = poll.poll()
             if self.stopping:
+                return None
+            if any(fd == self._wake[0] for fd, _ in ready):
+                os.read(self._wake[0], 512)  # a signal's byte, the handler has run
+                return None
+            if not ready:
                 return None
         else:
             self._main_idle = True
