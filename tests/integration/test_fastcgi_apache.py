@@ -498,6 +498,36 @@ def test_download_1gib_streams(fcgid):
     assert hwm_kb < 100 * 1024, "peak RSS %d kB" % hwm_kb
 
 
+def concurrent_pids(server, path, clients=8, each=5):
+    """``clients`` threads, ``each`` requests apiece: (statuses, set of pids)."""
+    import threading
+
+    statuses, pids, lock = [], set(), threading.Lock()
+
+    def client():
+        for _ in range(each):
+            status, _, body = request(server.port, "GET", path)
+            with lock:
+                statuses.append(status)
+                if status == 200:
+                    pids.add(int(body))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    return statuses, pids
+
+
+def test_concurrent_clients_within_max_processes(fcgid):
+    # The README's server block sets FcgidMaxProcessesPerClass 2: eight clients
+    # at once are all served, by at most two processes.
+    statuses, pids = concurrent_pids(fcgid, "/fcgi/app.fcgi/pid")
+    assert statuses == [200] * 40, (statuses, fcgid.error_log()[-2000:])
+    assert 1 <= len(pids) <= 2, pids
+
+
 # -- mod_fcgid's default FcgidMaxRequestLen ------------------------------------------------
 
 
@@ -663,6 +693,14 @@ def test_proxy_post(proxy):
     status, _, data = request(proxy.port, "POST", "/app/hash", body=big)
     assert status == 200, (data[:300], proxy.error_log()[-2000:])
     assert json.loads(data) == {"length": MB20, "sha256": hashlib.sha256(big).hexdigest(), "pid": proxy.backend.pid}
+
+
+def test_proxy_concurrent_clients(proxy):
+    # mod_proxy_fcgi does not keep backend connections (no FCGI_KEEP_CONN unless
+    # enablereuse=on), so one single-threaded process serves them one by one.
+    statuses, pids = concurrent_pids(proxy, "/app/pid")
+    assert statuses == [200] * 40, (statuses, proxy.error_log()[-2000:])
+    assert pids == {proxy.backend.pid}
 
 
 def test_proxy_head(proxy):
