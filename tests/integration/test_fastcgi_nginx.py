@@ -24,7 +24,7 @@ import urllib.parse
 import pytest
 
 from fcgi_stack import (
-    FCGIWRAP, NGINX, SPAWN_FCGI, free_ports, listen_in_servers, listening_inode, nginx, public_tempdir,
+    FCGIWRAP, NGINX, ROOT, SPAWN_FCGI, free_ports, listen_in_servers, listening_inode, nginx, public_tempdir,
     readme_block, require, server_block, socket_inodes, spawn_fcgi, substitute, wsgicgi_argv, wsgicgi_fcgi,
 )
 
@@ -144,6 +144,16 @@ def test_post_small_and_large(single):
     body = os.urandom(5 << 20)
     answer = get_json(single, "/app/hash", method="POST", body=body,
                       headers={"Content-Type": "application/octet-stream"})
+    assert answer == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(), "content_length": len(body)}
+
+
+def test_chunked_request_body_reaches_the_app_whole(single):
+    """nginx reads a chunked body whole (fastcgi_request_buffering on) and
+    sends it with CONTENT_LENGTH set."""
+    pieces = [os.urandom(100000) for _ in range(7)]
+    body = b"".join(pieces)
+    # An iterable without a length: http.client sends it chunked.
+    answer = get_json(single, "/app/hash", method="POST", body=iter(pieces))
     assert answer == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(), "content_length": len(body)}
 
 
@@ -273,3 +283,271 @@ def test_24_concurrent_clients_are_all_answered(many):
     pids = {pid for answers in results.values() for pid in answers}
     assert pids <= set(many.server.pids), (pids, many.server.pids)
     assert "Traceback" not in many.server.log()
+
+
+# -- wsgicgi fcgi --cgi-dir: fcgiwrap's job ----------------------------------
+
+FCGIWRAP_SOCKET = "/run/fcgiwrap.socket"
+CGIT = "/usr/lib/cgit/cgit.cgi"
+GIT_HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+GIT = shutil.which("git") or "/usr/bin/git"
+REPO_DESC = "wsgicgi demo repository"
+
+
+def fcgiwrap_spawn_line(marker):
+    return readme_block("sh", marker, heading="Replacing fcgiwrap")
+
+
+def fcgiwrap_block(marker):
+    return readme_block("nginx", marker, heading="Replacing fcgiwrap")
+
+
+def git_env(home):
+    env = dict(os.environ)
+    env.update({
+        "HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+        "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.test",
+        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.test",
+    })
+    return env
+
+
+def git(home, *args, cwd=None, env=None, timeout=300):
+    environ = git_env(home)
+    environ.update(env or {})
+    done = subprocess.run(
+        [GIT] + list(args), cwd=cwd, env=environ, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+    )
+    assert done.returncode == 0, (args, done.stdout.decode()[-2000:], done.stderr.decode()[-4000:])
+    return done.stdout.decode()
+
+
+class GitSite:
+    pass
+
+
+@pytest.fixture(scope="module")
+def git_site(folder):
+    """A bare repository served by cgit (README's ``location /``) and by
+    git-http-backend (README's ``location ~ ^/git(/.*)``), each through the
+    README's spawn-fcgi line with ``wsgicgi fcgi --cgi-dir``."""
+    require(NGINX, SPAWN_FCGI, GIT, CGIT, GIT_HTTP_BACKEND)
+    top = os.path.join(folder, "gitsite")
+    home = os.path.join(top, "home")
+    projects = os.path.join(top, "git")
+    work = os.path.join(top, "work")
+    for path in (home, projects, work):
+        os.makedirs(path)
+    git(home, "init", "-q", "-b", "main", work)
+    with open(os.path.join(work, "hello.txt"), "w") as f:
+        f.write("hello from wsgicgi\n")
+    git(home, "add", "hello.txt", cwd=work)
+    git(home, "commit", "-q", "-m", "first commit through cgit", cwd=work)
+    bare = os.path.join(projects, "demo.git")
+    git(home, "clone", "-q", "--bare", work, bare)
+    git(home, "config", "http.receivepack", "true", cwd=bare)
+    with open(os.path.join(bare, "description"), "w") as f:
+        f.write(REPO_DESC + "\n")
+    cgitrc = os.path.join(top, "cgitrc")
+    with open(cgitrc, "w") as f:
+        f.write("cache-size=0\nvirtual-root=/\nrepo.url=demo\nrepo.path=%s\nrepo.desc=%s\n" % (bare, REPO_DESC))
+
+    def replacements(name, cgi_dir):
+        out = {FCGIWRAP_SOCKET: os.path.join(top, name + ".sock"),
+               "/srv/www/venv/bin/wsgicgi": " ".join(map(shlex.quote, wsgicgi_argv()))}
+        if os.geteuid() != 0:
+            out["-G www-data "] = ""
+        if cgi_dir != "/usr/lib/cgit":
+            out["--cgi-dir /usr/lib/cgit"] = "--cgi-dir " + cgi_dir
+        return out
+
+    line = fcgiwrap_spawn_line("--cgi-dir /usr/lib/cgit")
+    with spawn_fcgi(top, line, replacements("cgit", "/usr/lib/cgit"), name="cgit") as cgit_server:
+        with spawn_fcgi(top, line, replacements("git", "/usr/lib/git-core"), name="git") as git_server:
+            cgit_location = substitute(fcgiwrap_block(CGIT), {
+                FCGIWRAP_SOCKET: cgit_server.socket_path,
+                # cgit's configuration: one more parameter (the scripts get
+                # the web server's parameters, as under fcgiwrap).
+                "    include fastcgi_params;\n": "    include fastcgi_params;\n    fastcgi_param CGIT_CONFIG %s;\n" % cgitrc,
+            })
+            git_location = substitute(fcgiwrap_block(GIT_HTTP_BACKEND), {
+                FCGIWRAP_SOCKET: git_server.socket_path, "/srv/git": projects,
+            })
+            (port,) = free_ports(1)
+            with nginx(server_block(port, cgit_location + git_location), [port]) as web:
+                site = GitSite()
+                site.web, site.home, site.top, site.bare = web, home, top, bare
+                site.servers = (cgit_server, git_server)
+                site.url = "http://127.0.0.1:%d/git/demo.git" % port
+                site.logs = lambda: "--- wsgicgi:\n%s\n--- nginx:\n%s" % (
+                    cgit_server.log()[-3000:] + git_server.log()[-3000:], web.error_log()[-4000:])
+                yield site
+
+
+def test_cgit_renders_the_repository_list_and_summary(git_site):
+    status, headers, body = fetch(git_site.web.port, "/")
+    assert status == 200, (status, body[:500], git_site.logs())
+    assert headers["Content-Type"].startswith("text/html")
+    page = body.decode("utf-8", "replace")
+    assert REPO_DESC in page and "demo" in page, page[:2000]
+    status, _, body = fetch(git_site.web.port, "/demo/")
+    page = body.decode("utf-8", "replace")
+    assert status == 200, (status, page[:500], git_site.logs())
+    assert "first commit through cgit" in page, page[:3000]
+    status, _, body = fetch(git_site.web.port, "/demo/plain/hello.txt")
+    assert (status, body) == (200, b"hello from wsgicgi\n"), git_site.logs()
+
+
+def test_git_clone_and_push_through_git_http_backend(git_site):
+    home, top = git_site.home, git_site.top
+    dest = os.path.join(top, "clone")
+    git(home, "clone", "-q", git_site.url, dest)
+    with open(os.path.join(dest, "hello.txt")) as f:
+        assert f.read() == "hello from wsgicgi\n"
+    # A push of some MiB of incompressible data: with a small postBuffer git
+    # sends the pack with Transfer-Encoding: chunked.
+    digests = {}
+    for index in range(4):
+        data = os.urandom(1 << 20)
+        name = "blob%d.bin" % index
+        with open(os.path.join(dest, name), "wb") as f:
+            f.write(data)
+        digests[name] = hashlib.sha256(data).hexdigest()
+    git(home, "add", ".", cwd=dest)
+    git(home, "commit", "-q", "-m", "four MiB of random data", cwd=dest)
+    trace = os.path.join(top, "push-trace.log")
+    git(home, "-c", "http.postBuffer=65536", "push", "-q", "origin", "main", cwd=dest,
+        env={"GIT_TRACE_CURL": trace, "GIT_TRACE_CURL_NO_DATA": "1"})
+    with open(trace, encoding="utf-8", errors="replace") as f:
+        sent = f.read()
+    assert "Transfer-Encoding: chunked" in sent, sent[-3000:]
+    head = git(home, "rev-parse", "HEAD", cwd=dest).strip()
+    assert git(home, "rev-parse", "refs/heads/main", cwd=git_site.bare).strip() == head
+    # What was pushed comes back whole in a fresh clone.
+    again = os.path.join(top, "clone2")
+    git(home, "clone", "-q", git_site.url, again)
+    for name, digest in digests.items():
+        with open(os.path.join(again, name), "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == digest
+    assert "POST /git/demo.git/git-receive-pack HTTP/1.1\" 200" in git_site.web.access_log()
+
+
+MARKER_SCRIPT = """\
+#!/bin/sh
+touch '{marker}'
+printf 'Content-Type: text/plain\\n\\nran outside\\n'
+"""
+
+
+@pytest.fixture(scope="module", params=["wsgicgi", "fcgiwrap"])
+def plain(request, folder):
+    """A plain cgi-bin folder behind nginx: server 1 has the README's
+    ``location /cgi-bin/``; server 2 is careless (every file of the
+    document root, and a SCRIPT_FILENAME from the query string) and sends
+    the same socket whatever it likes.  Behind it, ``wsgicgi fcgi --cgi-dir``
+    from the README's line, or fcgiwrap itself for comparison."""
+    if request.param == "fcgiwrap":
+        require(FCGIWRAP)
+    top = os.path.join(folder, "plain-" + request.param)
+    www = os.path.join(top, "www")
+    cgi = os.path.join(www, "cgi-bin")
+    os.makedirs(cgi)
+    shutil.copy(os.path.join(ROOT, "cgi-bin", "hello.sh"), cgi)
+    os.chmod(os.path.join(cgi, "hello.sh"), 0o755)
+    marker = os.path.join(top, "marker")
+    outside = os.path.join(www, "outside.sh")
+    with open(outside, "w") as f:
+        f.write(MARKER_SCRIPT.format(marker=marker))
+    os.chmod(outside, 0o755)
+    os.symlink("../outside.sh", os.path.join(cgi, "link.sh"))
+    with open(os.path.join(cgi, "noexec.sh"), "w") as f:
+        f.write(MARKER_SCRIPT.format(marker=marker))
+    os.chmod(os.path.join(cgi, "noexec.sh"), 0o644)
+    line = fcgiwrap_spawn_line("--cgi-dir /srv/www/cgi-bin")
+    replacements = {FCGIWRAP_SOCKET: os.path.join(top, "wrap.sock")}
+    if os.geteuid() != 0:
+        replacements["-G www-data "] = ""
+    if request.param == "wsgicgi":
+        replacements["/srv/www/venv/bin/wsgicgi"] = " ".join(map(shlex.quote, wsgicgi_argv()))
+        replacements["/srv/www/cgi-bin"] = cgi
+    else:
+        replacements["/srv/www/venv/bin/wsgicgi fcgi --cgi-dir /srv/www/cgi-bin"] = FCGIWRAP
+    with spawn_fcgi(top, line, replacements, name="wrap") as server:
+        readme = substitute(fcgiwrap_block("location /cgi-bin/"), {
+            FCGIWRAP_SOCKET: server.socket_path, "root /srv/www;": "root %s;" % www,
+        })
+        careless = (
+            "location / {\n"
+            "    include fastcgi_params;\n"
+            "    fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n"
+            "    fastcgi_pass unix:%s;\n"
+            "}\n"
+            "location /raw {\n"
+            "    include fastcgi_params;\n"
+            "    fastcgi_param SCRIPT_FILENAME $arg_f;\n"
+            "    fastcgi_pass unix:%s;\n"
+            "}\n" % (server.socket_path, server.socket_path)
+        )
+        ports = free_ports(2)
+        text = server_block(ports[0], readme) + server_block(ports[1], careless, root=www)
+        with nginx(text, ports) as web:
+            stack = Stack(server, web)
+            stack.kind = request.param
+            stack.www, stack.marker, stack.ports = www, marker, ports
+            yield stack
+
+
+def test_plain_cgi_bin_with_the_fcgiwrap_location(plain):
+    status, _, body = fetch(plain.ports[0], "/cgi-bin/hello.sh?name=nginx")
+    assert status == 200, (status, body, plain.logs())
+    text = body.decode()
+    assert text.startswith("Hello, nginx, from a shell script.\n"), text
+    assert "SCRIPT_NAME=/cgi-bin/hello.sh\n" in text
+    assert "QUERY_STRING=name=nginx\n" in text
+    status, _, body = fetch(plain.ports[0], "/cgi-bin/hello.sh", method="POST", body=b"x=1&y=2",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, (status, body, plain.logs())
+    assert body.decode().endswith("CONTENT_LENGTH=7\n--- body ---\nx=1&y=2\n"), body
+
+
+def stderr_lines(web):
+    return [line for line in web.error_log().splitlines() if "FastCGI sent in stderr" in line]
+
+
+REFUSED = [
+    # (server, URL, what wsgicgi answers)
+    (1, "/outside.sh", 403),  # $document_root$fastcgi_script_name outside the folder
+    (0, "/cgi-bin/link.sh", 403),  # a symlink inside the folder pointing out
+    (1, "/raw?f=/bin/sh", 403),
+    (1, "/raw?f={www}/cgi-bin/../outside.sh", 403),
+    (0, "/cgi-bin/noexec.sh", 403),  # inside, not executable
+    (1, "/raw?f={www}/cgi-bin/no-such.sh", 404),
+    (1, "/raw?f=cgi-bin/hello.sh", 404),  # not an absolute path
+]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c[1].replace("{www}", "") for c in REFUSED])
+def test_script_filename_outside_the_folder_is_refused_and_nothing_runs(plain, case):
+    server, url, code = case
+    url = url.format(www=plain.www)
+    if plain.kind == "fcgiwrap":
+        if url == "/outside.sh":
+            # What --cgi-dir is for: fcgiwrap runs whatever it is sent.
+            status, _, body = fetch(plain.ports[server], url)
+            assert (status, body) == (200, b"ran outside\n")
+            assert os.path.exists(plain.marker)
+            os.unlink(plain.marker)
+        return
+    before = stderr_lines(plain.web)
+    status, _, body = fetch(plain.ports[server], url)
+    assert status == code, (status, body, plain.logs())
+    assert not os.path.exists(plain.marker), "a script outside the folder ran"
+    deadline = time.monotonic() + 10
+    while len(stderr_lines(plain.web)) == len(before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    new = stderr_lines(plain.web)[len(before):]
+    assert len(new) == 1, new
+    assert "%d:" % code in new[0], new
+    # And the folder's own script still runs.
+    status, _, body = fetch(plain.ports[0], "/cgi-bin/hello.sh")
+    assert status == 200 and body.startswith(b"Hello, world"), (status, body)
