@@ -506,23 +506,25 @@ def _check(report, script, config, suexec, path_info, timeout):
                     "check the path (run `wsgicgi check` with the script's full path)")
         return
     folder = os.path.dirname(script)
-    real = os.path.realpath(script)
-    real_folder = os.path.dirname(real)
+    # suEXEC runs the script in its folder as getcwd() names it: a symlinked
+    # folder counts where it really is, a symlinked file where the link is.
+    real_folder = os.path.realpath(folder)
+    real = os.path.join(real_folder, os.path.basename(script))
     if suexec:
-        how = "read from %s -V" % config.binary if config.known else "Debian's defaults; only root can ask the wrapper"
-        report.info("suEXEC: %s is installed, so its rules apply (docroot %s, ~/%s, uid/gid >= %d/%d, PATH %s; %s). "
-                    "Lines marked 'suEXEC' matter only under it; to tell for sure, a CGI script that runs `id` "
-                    "shows your own user under suEXEC, the server's (%s) without it"
-                    % (config.binary or "a suEXEC wrapper", config.docroot, config.userdir, config.uid_min,
-                       config.gid_min, config.safe_path, how, config.httpd_user))
+        how = "from %s -V" % config.binary if config.known else "Debian's defaults: only root may ask the wrapper"
+        report.info("suEXEC is installed (%s): scripts in ~/%s run as their owner, so the lines marked 'suEXEC' "
+                    "apply (uid/gid >= %d/%d, docroot %s, PATH %s; %s). A CGI script that runs `id` tells for sure: "
+                    "your own user under suEXEC, %s without"
+                    % (config.binary or "--suexec", config.userdir, config.uid_min, config.gid_min, config.docroot,
+                       config.safe_path, how, config.httpd_user))
     else:
         report.info("no suEXEC here: scripts run as the server's user (%s); `wsgicgi check --suexec` checks its rules"
                     % config.httpd_user)
     if stat.S_ISLNK(lst.st_mode):
         target = os.path.realpath(script)
         if suexec:
-            report.fail("suEXEC: %s is a symlink (to %s): suEXEC looks at the link itself, whose mode is 777 "
-                        "(\"file is writable by others\") and whose target may lie outside the tree" % (script, target),
+            report.fail("suEXEC: %s is a symlink (to %s): suEXEC runs no symlink (\"cannot stat program\"), "
+                        "wherever it points" % (script, target),
                         "put the file itself there: cp --remove-destination %s %s" % (shlex.quote(target), q))
         elif not _inside(target, os.path.realpath(folder)):
             report.warn("%s is a symlink out of its folder (to %s): Apache follows it only with "
@@ -554,6 +556,7 @@ def _check(report, script, config, suexec, path_info, timeout):
         return
     sb = parse_shebang(head, script)
     runner = Runner(script, config, suexec, timeout)
+    before = report.problems
     python, spec = _check_shebang(report, script, sb, runner, config, suexec)
     info = None
     if python:
@@ -565,8 +568,8 @@ def _check(report, script, config, suexec, path_info, timeout):
     if not executable:
         report.info("the test GET is skipped: the script is not executable")
         return
-    if sb.errors or (python and not info):
-        report.info("the test GET is skipped: the shebang or the interpreter fails (above)")
+    if report.problems > before:
+        report.info("the test GET is skipped: the shebang, the interpreter or the APP fails (above)")
         return
     url = _script_url(real, config)
     if script.endswith(".fcgi"):
