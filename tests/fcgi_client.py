@@ -54,8 +54,9 @@ BASE = {
 }
 
 
-def request_bytes(env=None, body=b"", rid=1, keep=False):
-    e = dict(BASE)
+def request_bytes(env=None, body=b"", rid=1, keep=False, base=True):
+    """A whole request; ``base=False`` sends ``env`` alone (no defaults)."""
+    e = dict(BASE) if base else {}
     e.update(env or {})
     if body and "CONTENT_LENGTH" not in e:
         e["CONTENT_LENGTH"] = str(len(body))
@@ -148,8 +149,32 @@ def connect(address, timeout=30):
     return sock
 
 
-def request(address, env=None, body=b"", rid=1):
+def request(address, env=None, body=b"", rid=1, base=True):
     """One request on its own connection."""
     with connect(address) as sock:
-        sock.sendall(request_bytes(env, body, rid))
+        sock.sendall(request_bytes(env, body, rid, base=base))
         return read_response(Reader(sock), rid)
+
+
+def send_quietly(sock, data):
+    """Send what the server may refuse halfway (it closes the connection):
+    True when all of it went out."""
+    try:
+        sock.sendall(data)
+        return True
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+
+
+def read_to_eof(sock):
+    """Everything until the server closes the connection (b"" if at once);
+    a reset counts as a close."""
+    out = b""
+    while True:
+        try:
+            data = sock.recv(1 << 16)
+        except ConnectionResetError:
+            return out
+        if not data:
+            return out
+        out += data

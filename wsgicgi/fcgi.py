@@ -170,6 +170,18 @@ class RecordReader:
         """True when a whole record header is already buffered."""
         return len(self._buf) - self._pos >= 8
 
+    def peek(self):
+        """``(type, request_id, content length)`` of the next record, left
+        unread; None when the peer closed the connection between records."""
+        if len(self._buf) - self._pos < 8 and not self._fill(8):
+            return None
+        _, rtype, request_id, length, _ = HEADER.unpack_from(self._buf, self._pos)
+        return rtype, request_id, length
+
+    def started(self):
+        """True when some bytes of the next record are already buffered."""
+        return len(self._buf) > self._pos
+
     def read(self):
         buf = self._buf
         pos = self._pos

@@ -279,13 +279,15 @@ class Connection:
             try:
                 if server.stopping:
                     return None
-                if self.kept and self.yield_to_waiting():
+                # (Not with part of a header buffered: poll would not see it.)
+                if self.kept and not self.reader.started() and self.yield_to_waiting():
                     return None
                 return self.reader.read()
             except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or self.reader.pending():
+                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or self.reader.started():
                     raise
-                # The read timeout while idle: nothing started, keep waiting.
+                # The read timeout while idle: nothing started, keep waiting
+                # (part of a header stalled is a record stalled: closed).
             finally:
                 server.note_busy(self)
 
@@ -438,15 +440,23 @@ class Connection:
 
     def check_abort(self):
         """Before sending more of a response: has the web server aborted the
-        request (FCGI_ABORT_REQUEST) or closed the connection?  Only looked
-        at once the body is in, so no STDIN is read that the app wants."""
-        if not self.stdin_done:
-            return
+        request (FCGI_ABORT_REQUEST) or closed the connection?  Records are
+        read only up to the next STDIN data the app may still want; the
+        empty STDIN that ends the body is taken (an app that never reads
+        the body, a GET, would otherwise never see the abort)."""
         poll = self._poll
         if poll is None:
             poll = self._poll = select.poll()
             poll.register(self.sock, select.POLLIN)
         while self.reader.pending() or poll.poll(0):
+            if not self.stdin_done:
+                head = self.reader.peek()
+                if head is not None and head[0] == fcgi.STDIN and head[1] == self.request_id:
+                    if head[2]:
+                        break  # body data: the app's to read
+                    self.reader.read()
+                    self.stdin_done = True
+                    continue
             rec = self.reader.read()
             if rec is None:
                 self.gone = "closed the connection"
