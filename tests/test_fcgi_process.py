@@ -741,6 +741,72 @@ def test_web_server_addrs_refuses_other_addresses(appdir, procs):
     assert proc.alive()
 
 
+def test_web_server_addrs_with_the_one_line_script_on_fd0(appdir, procs):
+    """spawn-fcgi -p PORT / mod_fcgid over TCP: the one-line script honours
+    FCGI_WEB_SERVER_ADDRS too."""
+    (appdir / "app.fcgi").write_text("# SCRIPT\n")
+    listener, address = tcp_listener()
+    try:
+        proc = Proc(one_line(appdir), appdir, stdin=listener, address=address,
+                    env=base_env(appdir, FCGI_WEB_SERVER_ADDRS="127.0.0.2"))
+    finally:
+        listener.close()
+    procs.append(proc)
+    with fc.connect(address) as sock:
+        try:
+            sock.sendall(fc.request_bytes({"PATH_INFO": "/env"}))
+            got = sock.recv(65536)
+        except ConnectionResetError:
+            got = b""
+    assert got == b""
+    wait_for(lambda: len(_refused_lines(proc)) == 1, what="one log line")
+    with socket.socket() as sock:
+        sock.settimeout(WAIT)
+        sock.bind(("127.0.0.2", 0))
+        sock.connect(address)
+        sock.sendall(fc.request_bytes({"PATH_INFO": "/env"}))
+        assert fc.read_response(fc.Reader(sock)).status == 200
+    assert len(_refused_lines(proc)) == 1
+
+
+def _ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+def test_bind_ipv6_with_web_server_addrs(appdir, procs):
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    proc = Proc(fcgi_cmd("fcgiapp:app", "--bind", "[::1]:%d" % port), appdir, address=None,
+                env=base_env(appdir, FCGI_WEB_SERVER_ADDRS="::1"))
+    procs.append(proc)
+
+    def request():
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.settimeout(WAIT)
+            sock.connect(("::1", port))
+            sock.sendall(fc.request_bytes({"PATH_INFO": "/env"}))
+            return fc.read_response(fc.Reader(sock))
+
+    def ready():
+        assert proc.alive(), proc.log()
+        try:
+            return request()
+        except OSError:
+            return None
+
+    result = wait_for(ready, what="the IPv6 listener")
+    assert result.status == 200
+    assert json.loads(result.body)["pid"] == proc.pid
+    assert _refused_lines(proc) == []
+
+
 def test_web_server_addrs_listed_is_served(appdir, procs):
     proc = _start_tcp(procs, appdir, base_env(appdir, FCGI_WEB_SERVER_ADDRS="10.0.0.1, 127.0.0.1"))
     proc.wait_ready()
@@ -842,6 +908,25 @@ def test_signal_lets_requests_in_flight_finish(signum, threads, appdir, sockdir,
 
 
 @pytest.mark.parametrize("threads", THREADS)
+def test_signal_while_the_body_is_uploading(threads, appdir, sockdir, procs):
+    """A request whose body is still arriving is in flight: it completes."""
+    proc = start_fcgi(procs, appdir, sockdir, "--threads", str(threads))
+    body = b"0123456789" * 1000
+    env = dict(fc.BASE, PATH_INFO="/env", REQUEST_METHOD="POST", CONTENT_LENGTH=str(len(body)))
+    with fc.connect(proc.address, WAIT) as sock:
+        sock.sendall(fc.begin(1) + fc.params(1, env) + fc.rec(fc.STDIN, 1, body[:5000]))
+        time.sleep(0.5)  # the app is reading wsgi.input
+        proc.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert proc.alive(), proc.log()
+        sock.sendall(fc.rec(fc.STDIN, 1, body[5000:]) + fc.rec(fc.STDIN, 1))
+        result = fc.read_response(fc.Reader(sock))
+    assert result.status == 200, (result.stdout, proc.log())
+    assert json.loads(result.body)["body"] == body.decode()
+    assert proc.wait() == 0, proc.log()
+
+
+@pytest.mark.parametrize("threads", THREADS)
 def test_signal_no_new_requests_while_stopping(threads, appdir, sockdir, procs):
     """A request in flight finishes; the process then exits without serving
     more (a connection made meanwhile gets no answer)."""
@@ -873,6 +958,7 @@ def test_grace_period_ends_a_request_that_never_ends(threads, appdir, sockdir, p
                 break
             assert rec[0] != fc.END, rec
     assert "still running" in proc.log()
+    assert not os.path.exists(proc.address)  # --bind unix: removed even then
 
 
 # -- --max-requests ----------------------------------------------------------------

@@ -93,6 +93,7 @@ def main(argv=None):
             max_requests=args.max_requests,
             grace=args.grace,
             read_timeout=args.read_timeout,
+            cleanup=cleanup,
         )
     finally:
         cleanup()

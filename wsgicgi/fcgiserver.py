@@ -523,8 +523,10 @@ class Server:
         read_timeout=_READ_TIMEOUT,
         allowed=None,
         max_params=_MAX_PARAMS,
+        cleanup=None,
     ):
         self.app = app
+        self.cleanup = cleanup  # run before the process exits at the grace's end
         self.listener = listener
         self.threads = max(1, int(threads))
         self.max_requests = max(0, int(max_requests or 0))
@@ -607,6 +609,8 @@ class Server:
 
     def _grace_over(self):
         _log("FastCGI process %d: requests still running %g s after the stop signal; exiting" % (os.getpid(), self.grace))
+        if self.cleanup is not None:
+            self.cleanup()  # os._exit skips the finally that removes a --bind unix: socket
         os._exit(0)
 
     # -- the accept loop -------------------------------------------------------
