@@ -390,14 +390,14 @@ class Runner:
     owner under suEXEC (when this is root), in the script's folder, with
     suEXEC's safe PATH and nothing else from this shell's environment."""
 
-    def __init__(self, script, config, suexec, timeout):
+    def __init__(self, script, config, suexec, timeout, drop=True):
         self.script = script
         self.folder = os.path.dirname(script)
         self.config = config
         self.suexec = suexec
         self.timeout = timeout
         self.kwargs = {}
-        if os.geteuid() == 0:
+        if drop and os.geteuid() == 0:
             st = os.stat(script)
             if suexec:
                 uid, gid = st.st_uid, st.st_gid
@@ -412,6 +412,9 @@ class Runner:
 
     def env(self, extra=None):
         env = {"PATH": self.config.safe_path}
+        if not self.suexec:
+            # Not the server's user: leave __pycache__ as the server finds it.
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         env.update(extra or {})
         return env
 
@@ -470,9 +473,14 @@ out.write("\n@@wsgicgi-check@@" + json.dumps(result))
 # -- one script ----------------------------------------------------------------
 
 
-def check_script(path, *, out=None, suexec=None, config=None, path_info="", timeout=30.0):
+def check_script(path, *, out=None, suexec=None, config=None, path_info="", timeout=30.0, drop_privileges=True):
     """Check one script; write the report to ``out``; return the number of
-    problems (0: the script would serve)."""
+    problems (0: the script would serve).
+
+    ``suexec``: apply suEXEC's rules (None: when a wrapper is installed).
+    Run as root, the interpreter and the script run as the user the server
+    would run them as (the owner under suEXEC, else the server's user),
+    unless ``drop_privileges`` is false."""
     out = out or sys.stdout
     config = config or SuexecConfig.detect()
     if suexec is None:
@@ -481,7 +489,7 @@ def check_script(path, *, out=None, suexec=None, config=None, path_info="", time
     out.write("%s\n" % script)
     report = Report(out)
     try:
-        _check(report, script, config, suexec, path_info, timeout)
+        _check(report, script, config, suexec, path_info, timeout, drop_privileges)
     except Exception as exc:  # a bug here must not hide the other scripts' reports
         import traceback
 
@@ -497,7 +505,7 @@ def check_script(path, *, out=None, suexec=None, config=None, path_info="", time
     return report.problems
 
 
-def _check(report, script, config, suexec, path_info, timeout):
+def _check(report, script, config, suexec, path_info, timeout, drop_privileges):
     q = shlex.quote(script)
     try:
         lst = os.lstat(script)
@@ -555,16 +563,17 @@ def _check(report, script, config, suexec, path_info, timeout):
         report.fail("cannot read %s: %s" % (script, exc.strerror), "chmod u+r %s" % q)
         return
     sb = parse_shebang(head, script)
-    runner = Runner(script, config, suexec, timeout)
+    runner = Runner(script, config, suexec, timeout, drop_privileges)
     before = report.problems
     python, spec = _check_shebang(report, script, sb, runner, config, suexec)
     info = None
     if python:
         info = _check_interpreter(report, script, python, runner, spec)
+    if info:
+        # Before anything imports the app, which writes __pycache__.
+        _check_bytecode(report, script, info, st, dst, suexec, config)
     if info and spec:
         _check_app(report, script, python, spec, runner)
-    if info:
-        _check_bytecode(report, script, info, st, dst, suexec, config)
     if not executable:
         report.info("the test GET is skipped: the script is not executable")
         return
@@ -625,10 +634,20 @@ def _check_traversal(report, script, suexec, config):
 
 def _check_permissions(report, script, real, real_folder, st, dst, suexec, config):
     """suEXEC's rules, in the order it applies them (Apache's suexec.c)."""
-    label = "suEXEC: " if suexec else "under suEXEC (not used here): "
-    flag = report.fail if suexec else (lambda what, fix: report.warn(what, fix))
     q = shlex.quote(script)
     qf = shlex.quote(real_folder)
+    if not suexec:
+        # Only what is unsafe anyway; the rest is suEXEC's business.
+        label = "under suEXEC (not used here): "
+        if dst.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            report.warn(label + "the folder %s is writable by %s (mode %s): suEXEC would refuse its scripts"
+                        % (real_folder, _writers(dst.st_mode), _mode(dst)), "chmod go-w %s" % qf)
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            report.warn(label + "%s is writable by %s (mode %s): suEXEC would refuse it"
+                        % (script, _writers(st.st_mode), _mode(st)), "chmod go-w %s" % q)
+        return
+    label = "suEXEC: "
+    flag = report.fail
     owner, public_html = userdir_owner(real_folder, config.userdir)
     real_docroot = os.path.realpath(config.docroot)
     where_ok = public_html is not None or _inside(real_folder, real_docroot)
@@ -643,15 +662,14 @@ def _check_permissions(report, script, real, real_folder, st, dst, suexec, confi
     else:
         uid, gid = dst.st_uid, dst.st_gid
         who = "%s:%s" % (_user_name(uid), _group_name(gid))
-    if suexec or owner is not None:
-        if uid == 0 or uid < config.uid_min:
-            flag(label + "the script would run as %s (uid %d): suEXEC never runs scripts as root or as a uid below %d "
-                 "(\"cannot run as forbidden uid\")" % (_user_name(uid), uid, config.uid_min),
-                 "keep the site in a normal account's ~/%s, owned by that account" % config.userdir)
-        elif gid == 0 or gid < config.gid_min:
-            flag(label + "the script would run with group %s (gid %d): suEXEC refuses gids below %d "
-                 "(\"cannot run as forbidden gid\")" % (_group_name(gid), gid, config.gid_min),
-                 "give the account a primary group with gid >= %d (usermod -g)" % config.gid_min)
+    if uid == 0 or uid < config.uid_min:
+        flag(label + "the script would run as %s (uid %d): suEXEC never runs scripts as root or as a uid below %d "
+             "(\"cannot run as forbidden uid\")" % (_user_name(uid), uid, config.uid_min),
+             "keep the site in a normal account's ~/%s, owned by that account" % config.userdir)
+    elif gid == 0 or gid < config.gid_min:
+        flag(label + "the script would run with group %s (gid %d): suEXEC refuses gids below %d "
+             "(\"cannot run as forbidden gid\")" % (_group_name(gid), gid, config.gid_min),
+             "give the account a primary group with gid >= %d (usermod -g)" % config.gid_min)
     if dst.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         flag(label + "the folder %s is writable by %s (mode %s): suEXEC refuses every script in it "
              "(\"directory is writable by others\")" % (real_folder, _writers(dst.st_mode), _mode(dst)),
@@ -845,8 +863,6 @@ def _check_app(report, script, python, spec, runner):
 def _check_bytecode(report, script, info, st, dst, suexec, config):
     """Python writes __pycache__ where the running user may; otherwise every
     request compiles the app again."""
-    if info.get("dont_write_bytecode"):
-        return
     folder = os.path.dirname(os.path.realpath(script))
     sources = [n for n in sorted(os.listdir(folder)) if n.endswith(".py")]
     if not sources:
