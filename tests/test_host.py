@@ -712,3 +712,235 @@ def test_server_name_and_port_are_the_ones_the_client_used(host, scheme, name, p
     environ = {"HTTP_HOST": host, "wsgi.url_scheme": scheme}
     env = json.loads(call(CGIScript(script("env.py")), environ=environ)[2])
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == (name, port)
+
+
+# -- issue 11: output held back while the request body arrives -------------------
+
+
+class _ClientInput:
+    """A wsgi.input that counts what was read of it: a client that sends its
+    whole body before it reads (http.client, requests) is done sending when
+    ``left`` is 0.  ``fail_after`` bytes: then the client is gone."""
+
+    def __init__(self, size, fail_after=None):
+        self.left = size
+        self.fail_after = fail_after
+        self.block = bytes(range(256)) * 256
+
+    def read(self, size=-1):
+        if self.fail_after is not None and self.left <= self.fail_after:
+            raise OSError("client gone")
+        size = min(self.left, len(self.block) if size < 0 else size, len(self.block))
+        self.left -= size
+        return self.block[:size]
+
+
+def _private_tmp(monkeypatch, tmp_path):
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return str(folder)
+
+
+def _open_in(folder):
+    """Our own descriptors on files in ``folder`` (an unnamed temporary file
+    shows as ``folder/#123 (deleted)``)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink("/proc/self/fd/" + fd)
+        except OSError:
+            continue
+        if target.startswith(folder + "/"):
+            found.append(target)
+    return found
+
+
+def _post(app, source, size, errors=None):
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(size), "wsgi.input": source,
+               "wsgi.errors": errors or Log(), "QUERY_STRING": ""}
+    return app(environ, lambda *a: None)
+
+
+def test_held_output_keeps_one_mib_in_memory_then_spills_in_order(monkeypatch, tmp_path):
+    from wsgicgi.child import _Held
+
+    folder = _private_tmp(monkeypatch, tmp_path)
+    pieces = [os.urandom(n) for n in (1000, 300000, 700000, 47576, 1)]  # 1 MiB, then one byte more
+    held = _Held()
+    for piece in pieces[:4]:
+        held.write(piece)
+    assert held.file is None and held.size == 1 << 20
+    held.write(pieces[4])
+    assert held.file is not None and len(_open_in(folder)) == 1
+    for _ in range(3):
+        held.write(os.urandom(1 << 18))
+    out = []
+    while True:
+        data = held.read()
+        if not data:
+            break
+        assert len(data) <= 1 << 20
+        out.append(bytes(data))
+    expected = b"".join(pieces)
+    assert b"".join(out)[: len(expected)] == expected and len(b"".join(out)) == len(expected) + 3 * (1 << 18)
+    held.close()
+    assert not _open_in(folder) and not os.listdir(folder)
+    held.close()  # twice: nothing
+
+
+def test_an_echoing_script_output_waits_for_the_whole_body(monkeypatch, tmp_path):
+    folder = _private_tmp(monkeypatch, tmp_path)
+    call(CGIScript(script("hello.sh")))  # the watchdog's pipe is opened once
+    fds = _fds()
+    size = 6 * 1024 * 1024 + 5
+    source = _ClientInput(size)
+    result = _post(CGIScript(script("cat.sh")), source, size)
+    digest, total = hashlib.sha256(), 0
+    try:
+        for chunk in result:
+            # Nothing reaches the server before the client has sent it all.
+            assert source.left == 0
+            if not total:
+                assert result.held is not None and result.held.size <= 1 << 20
+                assert _open_in(folder), "held output beyond 1 MiB goes to a temporary file"
+            digest.update(chunk)
+            total += len(chunk)
+    finally:
+        result.close()
+    expected = hashlib.sha256()
+    whole = _ClientInput(size)
+    while whole.left:
+        expected.update(whole.read(1 << 16))
+    assert total == size and digest.digest() == expected.digest()
+    assert not _open_in(folder) and not os.listdir(folder) and _fds() == fds
+
+
+def test_a_script_that_reads_its_body_first_holds_nothing(monkeypatch, tmp_path):
+    folder = _private_tmp(monkeypatch, tmp_path)
+    data = os.urandom(3 * 1024 * 1024)
+    result = _post(CGIScript(script("echo.pl")), io.BytesIO(data), len(data))
+    try:
+        first = next(iter(result))
+        assert result.held is None and not _open_in(folder)
+        assert first + b"".join(result) == data
+    finally:
+        result.close()
+
+
+def test_a_spooled_chunked_body_holds_nothing(monkeypatch, tmp_path):
+    # The client sent it all before the script started: nothing to wait for.
+    data = b"c" * (3 * 1024 * 1024)
+    environ = {"REQUEST_METHOD": "POST", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True,
+               "wsgi.input": io.BytesIO(data), "wsgi.errors": Log()}
+    result = CGIScript(script("cat.sh"))(environ, lambda *a: None)
+    try:
+        first = next(iter(result))
+        assert result.held is None
+        assert first + b"".join(result) == data
+    finally:
+        result.close()
+
+
+def test_client_gone_while_the_held_output_is_sent_removes_the_file(monkeypatch, tmp_path):
+    folder = _private_tmp(monkeypatch, tmp_path)
+    size = 4 * 1024 * 1024
+    result = _post(CGIScript(script("cat.sh")), _ClientInput(size), size)
+    assert next(iter(result))
+    assert _open_in(folder)
+    pid = result.process.pid
+    result.close()  # the server's write failed: the client went away
+    assert not _open_in(folder) and not os.listdir(folder)
+    assert not os.path.exists("/proc/%d" % pid)
+
+
+def test_client_gone_while_sending_its_body_delivers_what_was_held_and_removes_the_file(monkeypatch, tmp_path):
+    folder = _private_tmp(monkeypatch, tmp_path)
+    size = 8 * 1024 * 1024
+    errors = Log()
+    result = _post(CGIScript(script("cat.sh")), _ClientInput(size, fail_after=5 * 1024 * 1024), size, errors)
+    try:
+        total = sum(len(chunk) for chunk in result)
+    finally:
+        result.close()
+    assert total == 3 * 1024 * 1024  # what the script echoed before the client went
+    assert "request body not delivered: client gone" in errors.getvalue()
+    assert not _open_in(folder) and not os.listdir(folder)
+
+
+def test_silence_while_output_is_held_cuts_the_body_and_removes_the_file(monkeypatch, tmp_path):
+    folder = _private_tmp(monkeypatch, tmp_path)
+    size = 8 * 1024 * 1024
+    # Echoes 3 MB, then neither reads nor writes.
+    app = CGIScript("/bin/sh", args=("-c", "printf 'Content-Type: a/b\\n\\n'; head -c 3145728; exec sleep 60"), timeout=0.5)
+    errors = Log()
+    started = time.monotonic()
+    result = _post(app, _ClientInput(size), size, errors)
+    try:
+        total = sum(len(chunk) for chunk in result)
+    finally:
+        result.close()
+    assert time.monotonic() - started < 10
+    assert total == 3145728 and "body cut: no output for 0.5 seconds" in errors.getvalue()
+    assert result.process.returncode == -signal.SIGKILL
+    assert not _open_in(folder) and not os.listdir(folder)
+
+
+def test_a_script_crashing_while_output_is_held_removes_the_file(monkeypatch, tmp_path):
+    folder = _private_tmp(monkeypatch, tmp_path)
+    size = 8 * 1024 * 1024
+    app = CGIScript("/bin/sh", args=("-c", "printf 'Content-Type: a/b\\n\\n'; head -c 3145728; kill -9 $$"))
+    errors = Log()
+    result = _post(app, _ClientInput(size), size, errors)
+    try:
+        total = sum(len(chunk) for chunk in result)
+    finally:
+        result.close()
+    assert total == 3145728 and "killed by signal SIGKILL" in errors.getvalue()
+    assert not _open_in(folder) and not os.listdir(folder)
+
+
+def test_no_room_for_the_held_output_cuts_the_body_cleanly(monkeypatch, tmp_path):
+    import errno
+    import tempfile
+
+    folder = _private_tmp(monkeypatch, tmp_path)
+    real = tempfile.TemporaryFile
+
+    class Full:
+        def __init__(self, *args, **kwargs):
+            self.file = real(*args, **kwargs)
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", Full)
+    size = 4 * 1024 * 1024
+    errors = Log()
+    result = _post(CGIScript(script("cat.sh")), _ClientInput(size), size, errors)
+    try:
+        total = sum(len(chunk) for chunk in result)
+    finally:
+        result.close()
+    assert 0 < total <= 1 << 20  # what memory held
+    assert "body cut: [Errno 28]" in errors.getvalue()
+    assert result.process.returncode == -signal.SIGKILL
+    assert not _open_in(folder) and not os.listdir(folder)
+
+
+def test_content_length_applies_to_held_output(monkeypatch, tmp_path):
+    _private_tmp(monkeypatch, tmp_path)
+    size = 3 * 1024 * 1024
+    app = CGIScript("/bin/sh", args=("-c", "printf 'Content-Length: 2000000\\n\\n'; exec cat"))
+    errors = Log()
+    result = _post(app, _ClientInput(size), size, errors)
+    try:
+        body = b"".join(result)
+    finally:
+        result.close()
+    assert len(body) == 2000000 and "beyond Content-Length" in errors.getvalue()

@@ -10,6 +10,12 @@ request ends (nor needs one to: uWSGI without threads works too).  stderr is
 forwarded line by line to ``wsgi.errors``.  The object is the WSGI response
 iterable: iterating streams the body, ``close()`` kills what is left of the
 process group and reaps the child.
+
+While the client is still sending the request body, the script's output is
+held back (in memory up to 1 MiB, then in an unnamed temporary file) instead
+of being handed to the server: a client that sends its whole body before it
+reads the response (http.client, requests) would otherwise block the server's
+write, hence the feeding of stdin, hence its own send (issue 11).
 """
 
 import os
@@ -32,6 +38,7 @@ _PIPE_SIZE = 1 << 20
 _DEFAULT_PIPE = 1 << 16
 _STDERR_LINE = 8192
 _EXIT_GRACE = 2.0
+_HOLD_IN_MEMORY = 1 << 20
 
 
 class ScriptError(Exception):
@@ -353,20 +360,26 @@ class ChildProcess:
                 self._stop_reading_stdout()
                 self._finish_body()
             raise StopIteration
+        if self.stdin is not None and self.body_left:
+            self._hold()  # the client is still sending its body
         if self.pending:
             data, self.pending = self.pending, b""
         else:
-            if self.closed:
+            data = self.held and self._next_held()
+            if data:
+                pass
+            elif self.closed:
                 raise StopIteration
-            try:
-                data = self._wait_output(time.monotonic() + self.timeout)
-            except ScriptError as exc:
-                self._log("body cut: %s" % exc)
-                self.kill()
-                raise StopIteration from None
-            if not data:
-                self._finish_body()
-                raise StopIteration
+            else:
+                try:
+                    data = self._wait_output(time.monotonic() + self.timeout)
+                except ScriptError as exc:
+                    self._log("body cut: %s" % exc)
+                    self.kill()
+                    raise StopIteration from None
+                if not data:
+                    self._finish_body()
+                    raise StopIteration
         if self.remaining is not None:
             if len(data) >= self.remaining:
                 if len(data) > self.remaining:
@@ -380,6 +393,56 @@ class ChildProcess:
                     raise StopIteration
             else:
                 self.remaining -= len(data)
+        return data
+
+    held = None  # a _Held: output kept back while the request body arrived
+
+    def _hold(self):
+        """Read the script's output into a ``_Held`` instead of returning it,
+        while feeding stdin, until the client has sent the whole body (or the
+        script closes its stdin or stdout).  Issue 11: a server's write
+        blocks while a half-duplex client is still sending, which would stop
+        the feeding and so the client's send: a deadlock."""
+        if getattr(self.body, "owned", False):
+            return  # a spool of ours: the client sent it all already
+        held = None
+        if self.pending:
+            held = self.held = _Held()
+            held.write(self.pending)
+            self.pending = b""
+        deadline = time.monotonic() + self.timeout
+        try:
+            while self.stdin is not None and self.body_left and self.stdout is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    raise ScriptError("no output for %g seconds" % self.timeout, timeout=True)
+                for fd, events in self.poller.ready(wait):
+                    if fd == self.stdin:
+                        if self._feed(events):
+                            deadline = max(deadline, time.monotonic() + self.timeout)
+                        continue
+                    data = self._read(fd)
+                    if not data:
+                        continue
+                    if held is None:
+                        held = self.held = _Held()
+                    held.write(data)
+                    deadline = time.monotonic() + self.timeout
+                    if not self.widened and len(data) >= _DEFAULT_PIPE:
+                        self.widened = True
+                        _widen_pipe(fd)
+        except (ScriptError, OSError) as exc:  # OSError: no room for the temporary file
+            # What was held is delivered; the body ends there.
+            self._log("body cut: %s" % exc)
+            self.kill()
+            self._stop_reading_stdout()
+            self._stop_feeding()
+
+    def _next_held(self):
+        data = self.held.read()
+        if not data:
+            self.held.close()
+            self.held = None
         return data
 
     def _discard_body(self):
@@ -460,6 +523,56 @@ class ChildProcess:
         self._stop_feeding()
         self._close_fd(1)
         self._close_fd(2)
+        if self.held is not None:
+            self.held.close()
+            self.held = None
+
+
+class _Held:
+    """Output held back while the request body arrives: the first MiB in
+    memory, the rest in an unnamed temporary file (``tempfile.gettempdir()``,
+    so TMPDIR), which has no name to leave behind and is gone once closed.
+    Written first, then read back once, in order."""
+
+    def __init__(self):
+        self.chunks = []
+        self.size = 0
+        self.taken = 0
+        self.file = None
+        self.reading = False
+
+    def write(self, data):
+        if self.file is None:
+            if self.size + len(data) <= _HOLD_IN_MEMORY:
+                self.chunks.append(data)
+                self.size += len(data)
+                return
+            import tempfile
+
+            self.file = tempfile.TemporaryFile(buffering=0)
+        view = memoryview(data)
+        while view:
+            view = view[self.file.write(view) :]
+
+    def read(self):
+        """The next piece of what was held; ``b""`` once it is all read."""
+        if self.taken < len(self.chunks):
+            data, self.chunks[self.taken] = self.chunks[self.taken], None
+            self.taken += 1
+            return data
+        if self.file is None:
+            return b""
+        if not self.reading:
+            self.reading = True
+            self.file.seek(0)
+        return self.file.read(_READ)
+
+    def close(self):
+        self.chunks = []
+        self.taken = 0
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 class _Poller:

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from scripts.harness import apache as harness
-from wsgi_servers import download_watching_rss, is_watchdog, request
+from wsgi_servers import download_watching_rss, is_watchdog, open_in, request, upload_echoed
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +68,7 @@ class Site:
         self.top = top
         self.cgi = os.path.join(top, "cgi-bin")
         self.pidfile = os.path.join(top, "run", "slow.pid")
+        self.tmpdir = os.path.join(top, "tmp")
         self.httpd = httpd
         self.mode = mode
 
@@ -119,6 +120,19 @@ class Site:
 
 
 
+class _Apache(harness.Apache):
+    """httpd with TMPDIR in its own environment (where held-back output
+    spills, issue 11); the harness's httpd gets PATH and LANG only."""
+
+    tmpdir = None
+
+    def _server_env(self):
+        env = super()._server_env()
+        if self.tmpdir:
+            env["TMPDIR"] = self.tmpdir
+        return env
+
+
 def _stat(pid):
     """``(comm, state)`` of a process, or None once it is gone."""
     try:
@@ -166,11 +180,14 @@ def serving(mode, mode_conf, timeout=TIMEOUT):
             json.dump(config, f)
         harness.make_world_readable(top)
         os.chmod(os.path.join(top, "run"), 0o1777)  # slow.sh (www-data) writes its pid here
-        httpd = harness.Apache(
+        os.mkdir(os.path.join(top, "tmp"))
+        os.chmod(os.path.join(top, "tmp"), 0o1777)  # httpd's TMPDIR; its workers are www-data
+        httpd = _Apache(
             os.path.join(top, "unused"),
             module="cgid",
             extra_conf=CONF.format(module=MOD_WSGI, mode=mode_conf, site=top),
         )
+        httpd.tmpdir = os.path.join(top, "tmp")
         httpd.start()
         yield Site(top, httpd, mode)
     finally:
@@ -246,6 +263,26 @@ def test_200_mb_download_streams_with_bounded_server_memory(site):
     assert (status, total) == (200, size)
     assert digest == hashlib.sha256(bytes(size)).hexdigest()
     assert growth < 64 * 1024, "httpd processes' RSS grew by %d KiB" % growth
+
+
+@pytest.mark.parametrize("duplex", [False, True], ids=["half-duplex", "full-duplex"])
+def test_20_mb_echoed_while_read_with_bounded_memory_and_no_file_left(site, duplex):
+    # Issue 11: cat.sh echoes as it reads; its output is held back (1 MiB in
+    # memory, the rest in a temporary file) until the client has sent it all.
+    call(site, "GET", "/cgi/hello.sh")  # the app is loaded before the baseline
+    size = 20 * 1024 * 1024
+
+    def httpd_processes():
+        return [pid for pid in site.tree() if (_stat(pid) or ("",))[0] == "apache2"]
+
+    status, total, same, growth, spilled = upload_echoed(site.port, "/cgi/cat.sh", size, httpd_processes, site.tmpdir, duplex)
+    assert (status, total, same) == (200, size, True)
+    assert spilled, "the held output should have gone to a file in TMPDIR"
+    assert growth < 16 * 1024, "httpd processes' RSS grew by %d KiB" % growth
+    assert _wait_for(lambda: not os.listdir(site.tmpdir) and not open_in(site.tree(), site.tmpdir), 10), (
+        os.listdir(site.tmpdir),
+        open_in(site.tree(), site.tmpdir),
+    )
 
 
 def test_timeout_is_504_and_kills_the_process_group(site):

@@ -9,7 +9,9 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -17,17 +19,27 @@ import uuid
 import pytest
 
 from uwsgi_servers import KINDS, descendants, processes_with_env, serving_uwsgi
-from wsgi_servers import download_watching_rss, is_watchdog, request
+from wsgi_servers import download_watching_rss, is_watchdog, open_in, request, upload_echoed
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module", params=sorted(KINDS))
 def server(request):
-    with serving_uwsgi(request.param, "host_app:app", env={"CGI_TIMEOUT": "2"}) as server:
-        server.kind = request.param
-        server.workers = descendants(server.pid)  # uWSGI's own processes
-        yield server
+    # A private TMPDIR: where held-back output spills (issue 11).
+    tmpdir = tempfile.mkdtemp(prefix="wsgicgi-hold-")
+    try:
+        with serving_uwsgi(request.param, "host_app:app", env={"CGI_TIMEOUT": "2", "TMPDIR": tmpdir}) as server:
+            server.kind = request.param
+            server.tmpdir = tmpdir
+            server.workers = descendants(server.pid)  # uWSGI's own processes
+            yield server
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def uwsgi_processes(server):
+    return list(server.workers) + [server.pid]
 
 
 def wait_for(predicate, seconds=10):
@@ -212,3 +224,37 @@ def test_a_slow_uploader_does_not_freeze_the_server(server):
             thread.join(30)
     assert wait_for(lambda: not cgi_children(server), 10), cgi_children(server)
     assert wait_for(lambda: not cgi_children(server), 10), cgi_children(server)
+
+
+# -- issue 11: a client that sends its whole body before it reads --------------
+
+
+def nothing_left(server):
+    return not os.listdir(server.tmpdir) and not open_in(uwsgi_processes(server), server.tmpdir)
+
+
+@pytest.mark.parametrize("duplex", [False, True], ids=["half-duplex", "full-duplex"])
+def test_20_mb_echoed_while_read_with_bounded_memory_and_no_file_left(server, duplex):
+    # cat.sh echoes as it reads: its output is held back (1 MiB in memory,
+    # the rest in a temporary file) until the client has sent it all.
+    size = 20 * 1024 * 1024
+    status, total, same, growth, spilled = upload_echoed(
+        server.port, "/cat.sh", size, lambda: uwsgi_processes(server), server.tmpdir, duplex
+    )
+    assert (status, total, same) == (200, size, True)
+    assert spilled, "the held output should have gone to a file in TMPDIR"
+    assert growth < 16 * 1024, "uWSGI RSS grew by %d KiB" % growth
+    assert wait_for(lambda: nothing_left(server)), (os.listdir(server.tmpdir), open_in(uwsgi_processes(server), server.tmpdir))
+
+
+def test_1_gib_echoed_to_a_half_duplex_client(server):
+    if server.kind != "uwsgi-prefork":
+        pytest.skip("1 GiB under one uWSGI set-up (the 20 MB test covers the others)")
+    size = 1 << 30
+    status, total, same, growth, spilled = upload_echoed(
+        server.port, "/cat.sh", size, lambda: uwsgi_processes(server), server.tmpdir, timeout=300
+    )
+    assert (status, total, same) == (200, size, True)
+    assert spilled
+    assert growth < 16 * 1024, "uWSGI RSS grew by %d KiB" % growth
+    assert wait_for(lambda: nothing_left(server)), (os.listdir(server.tmpdir), open_in(uwsgi_processes(server), server.tmpdir))

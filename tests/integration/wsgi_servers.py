@@ -126,6 +126,135 @@ def download_watching_rss(port, path, pids):
     return status, total, digest.hexdigest(), sum(peak[pid] - first[pid] for pid in peak)
 
 
+def upload_echoed(port, path, size, pids, tmpdir, duplex=False, timeout=120):
+    """POST ``size`` bytes, made by a generator (never held whole), to an
+    echoing script at 127.0.0.1:``port`` ``path``, and read the answer
+    1 MiB at a time, while sampling the RSS of the processes ``pids()``
+    names and which of them hold a file open in ``tmpdir``.
+
+    ``duplex=False`` is a client that sends its whole body before it reads
+    (http.client, as requests and most SDKs); ``duplex=True`` one that reads
+    while it sends (a raw socket, a thread sending, as curl does).  Returns
+    (status, bytes read, sent and received SHA-256 equal, RSS growth in KiB
+    as in ``download_watching_rss``, whether a file in ``tmpdir`` was seen
+    open)."""
+    import hashlib
+    import http.client
+    import threading
+
+    block = os.urandom(1 << 20)
+    sent = hashlib.sha256()
+
+    def body():
+        left, n = size, 0
+        while left:
+            piece = (n.to_bytes(8, "big") + block[8:])[:left]
+            sent.update(piece)
+            left -= len(piece)
+            n += 1
+            yield piece
+
+    watch = _Watch(pids, tmpdir)
+    received = hashlib.sha256()
+    total = 0
+    sender = None
+    try:
+        if duplex:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            head = "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (path, size)
+            failed = []
+
+            def send():
+                try:
+                    sock.sendall(head.encode())
+                    for piece in body():
+                        sock.sendall(piece)
+                except OSError as exc:
+                    failed.append(exc)
+
+            sender = threading.Thread(target=send)
+            sender.start()
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            connection = sock
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+            connection.request("POST", path, body=body(), headers={"Content-Length": str(size)})
+            response = connection.getresponse()
+        status = response.status
+        while True:
+            chunk = response.read(1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            received.update(chunk)
+    finally:
+        if sender is not None:
+            sender.join(timeout)
+        connection.close()
+        watch.stop()
+    return status, total, sent.digest() == received.digest(), watch.growth(), watch.spilled
+
+
+def open_in(pids, folder):
+    """The files under ``folder`` that the processes ``pids`` hold open (an
+    unnamed temporary file shows as ``folder/#123 (deleted)``), gunicorn's
+    worker heartbeat files aside."""
+    found = []
+    for pid in pids:
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            # gunicorn's own per-worker heartbeat file lives there too.
+            if target.startswith(folder + "/") and not target.startswith(folder + "/wgunicorn-"):
+                found.append((pid, target))
+    return found
+
+
+class _Watch:
+    """Samples RSS (and open files in ``folder``) of ``pids()`` every 20 ms
+    in a thread until ``stop()``."""
+
+    def __init__(self, pids, folder=None):
+        import threading
+
+        self.pids = pids
+        self.folder = folder
+        self.first, self.peak = {}, {}
+        self.spilled = False
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.sample)
+        self.thread.start()
+
+    def sample(self):
+        while True:
+            pids = self.pids()
+            for pid in pids:
+                try:
+                    rss = rss_kib(pid)
+                except (OSError, ValueError):
+                    continue
+                self.first.setdefault(pid, rss)
+                self.peak[pid] = max(self.peak.get(pid, 0), rss)
+            if self.folder and not self.spilled and open_in(pids, self.folder):
+                self.spilled = True
+            if self.done.wait(0.02):
+                return
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+
+    def growth(self):
+        return sum(self.peak[pid] - self.first[pid] for pid in self.peak)
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
