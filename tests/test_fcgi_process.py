@@ -41,7 +41,7 @@ WAIT = 60.0  # seconds: generous, the machine is shared
 APP_SOURCE = r'''
 import json, os, sys, time
 
-FORBIDDEN = ("wsgicgi.fcgi", "wsgicgi.fcgiserver", "wsgicgi.fcgicli", "socket", "threading", "select")
+FORBIDDEN = ("wsgicgi.fcgi", "wsgicgi.fcgiserver", "wsgicgi.fcgicli", "socket", "_socket", "threading", "select")
 
 
 def forbidden_loaded():
@@ -156,7 +156,7 @@ def base_env(appdir, **extra):
 class Proc:
     """A server process started in its own session, its stderr in a file."""
 
-    def __init__(self, argv, appdir, *, stdin=None, env=None, pass_fds=(), address=None, executable_script=False):
+    def __init__(self, argv, appdir, *, stdin=None, stdout=None, env=None, pass_fds=(), address=None):
         self.log_path = str(appdir.parent / ("log-%d-%d" % (len(os.listdir(str(appdir.parent))), time.monotonic_ns())))
         self.address = address
         self.appdir = appdir
@@ -164,7 +164,7 @@ class Proc:
             self.popen = subprocess.Popen(
                 argv,
                 stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                stdout=log,
+                stdout=log if stdout is None else stdout,
                 stderr=log,
                 cwd=str(appdir),
                 env=env if env is not None else base_env(appdir),
@@ -410,13 +410,16 @@ def test_tcp_listening_socket_on_fd0_serves_fastcgi(form, appdir, procs):
     assert proc.info()["pid"] == proc.pid
 
 
-def _check_cgi_answer(raw, proc_log=""):
+def _check_cgi_answer(raw, proc_log="", allowed=()):
     out = CGIOutput(raw)
     assert out.code == 200, (raw, proc_log)
     info = json.loads(out.body)
     assert info["run_once"] is True
     assert info["method"] == "POST"
     assert info["body"] == "hello world"
+    # None of the FastCGI machinery, not even _socket under mod_cgid (its
+    # socket on fd 0 and 1 with the CGI variables set is known without it).
+    assert [m for m in info["modules"] if m not in allowed] == [], info["modules"]
     return info
 
 
@@ -502,6 +505,51 @@ def test_cgi_request_imports_no_fastcgi_machinery(form, appdir):
     assert b"MODULES-AT-EXIT []" in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("form", FORMS)
+def test_listening_socket_as_stdin_and_stdout_serves_fastcgi(form, appdir, sockdir, procs):
+    """A systemd socket unit with StandardInput=socket: stdout defaults to
+    the same listening socket ("inherit").  Still FastCGI, not mod_cgid."""
+    listener, path = unix_listener(sockdir, "sd0.sock")
+    try:
+        proc = Proc(form_argv(form, appdir), appdir, stdin=listener, stdout=listener, address=path)
+    finally:
+        listener.close()
+    procs.append(proc)
+    proc.wait_ready()
+    assert proc.info()["pid"] == proc.pid
+
+
+@pytest.mark.parametrize("form", ["one-line", "two-line"])
+def test_connected_socket_as_stdin_and_stdout_without_cgi_variables_is_cgi(form, appdir, tmp_path):
+    """The same connected socket on fd 0 and 1 is CGI even when the
+    environment does not look like one (the answer: a 400 on that socket,
+    not a FastCGI server)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    env = base_env(appdir)
+    try:
+        proc = subprocess.Popen(form_argv(form, appdir), stdin=theirs, stdout=theirs, stderr=subprocess.PIPE,
+                                cwd=str(appdir), env=env, start_new_session=True)
+        theirs.close()
+        try:
+            ours.settimeout(WAIT)
+            ours.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                chunk = ours.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            proc.wait(WAIT)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    finally:
+        ours.close()
+        theirs.close()
+    assert data.startswith(b"Status: "), (data, proc.stderr.read())
+
+
 def test_connected_socket_stdin_only_is_not_fastcgi(appdir, tmp_path):
     """A connected socket as stdin (stdout a pipe) is not a listening socket:
     still CGI."""
@@ -517,7 +565,7 @@ def test_connected_socket_stdin_only_is_not_fastcgi(appdir, tmp_path):
         ours.close()
         theirs.close()
     assert proc.returncode == 0, proc.stderr
-    _check_cgi_answer(proc.stdout, proc.stderr)
+    _check_cgi_answer(proc.stdout, proc.stderr, allowed=("_socket",))  # asked the socket
 
 
 # -- listeners -----------------------------------------------------------------

@@ -482,8 +482,11 @@ def listening_on_stdin():
         return False
     try:
         out = posix.fstat(1)
-        if out.st_ino == info.st_ino and out.st_dev == info.st_dev:
-            return False  # mod_cgid: one connected socket is stdin and stdout
+        if out.st_ino == info.st_ino and out.st_dev == info.st_dev and b"GATEWAY_INTERFACE" in posix.environ:
+            # mod_cgid: one connected socket is stdin and stdout, and the CGI
+            # variables are set (a systemd unit with StandardInput=socket also
+            # has its listening socket on fd 1: checked below).
+            return False
     except OSError:
         pass
     import _socket
