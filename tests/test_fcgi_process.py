@@ -116,6 +116,7 @@ if fd != 3:
     os.close(fd)
 os.environ["LISTEN_FDS"] = "1"
 os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDNAMES"] = "app"
 os.execv(sys.executable, [sys.executable, "-m", "wsgicgi", "fcgi"] + sys.argv[2:])
 '''
 
@@ -982,9 +983,15 @@ def test_signal_no_new_requests_while_stopping(threads, appdir, sockdir, procs):
     slow = Background(proc, "/slow", "t=1.5&mark=inflight")
     wait_started(appdir, "inflight", proc)
     proc.signal(signal.SIGTERM)
-    time.sleep(0.2)
-    assert slow.get().status == 200
-    assert proc.wait() == 0
+    wait_for(lambda: "stopping" in proc.log(), what="the stop")
+    with fc.connect(proc.address, WAIT) as late:  # still in the listen backlog
+        late.sendall(fc.request_bytes({"PATH_INFO": "/env"}))
+        assert slow.get().status == 200
+        assert proc.wait() == 0
+        try:
+            assert fc.Reader(late).record() is None  # closed, never answered
+        except ConnectionResetError:
+            pass
     with pytest.raises(OSError):
         fc.connect(proc.address, 5)  # the socket file is gone with the process
 
