@@ -74,7 +74,7 @@ def test_crlf_under_env_split_is_only_a_warning():
 def test_two_argument_trap_names_the_fix():
     sb = parse_shebang(b"#!/home/u/venv/bin/python -m wsgicgi myapp:app\n")
     (what, fix), = sb.errors
-    assert "ONE argument" in what and "'wsgicgi myapp:app'" in what
+    assert "ONE argument" in what and "module named ' wsgicgi myapp:app'" in what
     assert fix == "#!/usr/bin/env -S /home/u/venv/bin/python -m wsgicgi myapp:app"
 
 

@@ -235,7 +235,7 @@ def parse_shebang(data, path="SCRIPT"):
         if rest and any(c in rest for c in " \t") and _looks_like_python(sb.program):
             sb.errors.append((
                 "two-argument shebang: the kernel passes %r to %s as ONE argument, so Python looks for a "
-                "module named %r (a bare 500)" % (rest, sb.program, rest.split(None, 1)[-1]),
+                "module named %r (a bare 500)" % (rest, sb.program, rest[2:] if rest.startswith("-m") else rest),
                 "#!/usr/bin/env -S %s %s" % (sb.program, rest),
             ))
         elif sb.has_cr:
@@ -1074,13 +1074,18 @@ def _fastcgi_request(report, script, runner, url, path_info, config):
                 conn.close()
     finally:
         if proc is not None:
+            # What the script logged while serving, not its goodbye to our SIGTERM.
+            errlog.seek(0)
+            stderr += errlog.read()
+            errlog.truncate(0)
             _stop(proc)
             if problem and proc.returncode not in (None, 0, -signal.SIGTERM):
                 problem += " (the script exited with status %s)" % proc.returncode
         listener.close()
         shutil.rmtree(tmp, ignore_errors=True)
-        errlog.seek(0)
-        stderr += errlog.read()
+        if proc is None or problem:
+            errlog.seek(0)
+            stderr += errlog.read()
         errlog.close()
     _report_response(report, what, stdout, stderr, problem)
 

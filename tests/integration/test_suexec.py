@@ -502,10 +502,10 @@ MISTAKES = {
     "owned_by_root": (_mistake_owned_by_root, "mismatch with directory", "owners differ"),
     "system_python": (_mistake_system_python, "No module named wsgicgi", "/usr/bin/python3 (Python"),
     "setenv_pythonpath": (_mistake_setenv_pythonpath, "No module named wsgicgi", "SetEnv PYTHONPATH in"),
-    "two_argument_shebang": (_mistake_two_argument_shebang, "No module named", "two-argument shebang"),
+    "two_argument_shebang": (_mistake_two_argument_shebang, "No module named  wsgicgi myapp:app", "two-argument shebang"),
     "env_without_s": (_mistake_env_without_s, "No such file or directory", "without -S, env gets"),
-    "crlf": (_mistake_crlf, "No such file or directory", "ends in CR (Windows line endings)"),
-    "bom": (_mistake_bom, "Exec format error", "byte order mark (BOM)"),
+    "crlf": (_mistake_crlf, "No such file or directory: exec failed", "ends in CR (Windows line endings)"),
+    "bom": (_mistake_bom, "Exec format error: exec failed", "byte order mark (BOM)"),
     "missing_interpreter": (_mistake_missing_interpreter, "No such file or directory", "/bin/pyhton does not exist"),
     "app_import_error": (_mistake_app_import_error, "flask_is_not_installed_here", "does not load through"),
     "app_raises": (_mistake_app_raises, "marker-51c", "answers 500 Internal Server Error"),
@@ -584,6 +584,7 @@ def test_home_not_enterable_gives_403_and_check_says_why(httpd, account, good):
     try:
         status, _, _ = request(httpd, "GET", "/~%s/good/app.cgi/" % account.pw_name)
         assert status == 403
+        assert "search permissions are missing" in wait_for(httpd.error_log, "search permissions are missing")
         code, out = check(account, os.path.join(good, "app.cgi"))
         assert code == 1
         assert "cannot enter %s (mode 700)" % account.pw_dir in out and "chmod o+x" in out, out
