@@ -569,6 +569,21 @@ def test_connected_socket_stdin_only_is_not_fastcgi(appdir, tmp_path):
     _check_cgi_answer(proc.stdout, proc.stderr, allowed=("_socket",))  # asked the socket
 
 
+@pytest.mark.parametrize("form", ["one-line", "two-line"])
+def test_closed_stdin_is_cgi_without_a_body(form, appdir):
+    """fd 0 closed: not a listening socket, so CGI, with an empty body (not a
+    crash on sys.stdin being None)."""
+    proc = subprocess.run(
+        form_argv(form, appdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(appdir),
+        env=cgi_env(appdir, REQUEST_METHOD="GET", CONTENT_LENGTH=""), timeout=WAIT, preexec_fn=lambda: os.close(0),
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = CGIOutput(proc.stdout)
+    assert out.code == 200, proc.stderr
+    info = json.loads(out.body)
+    assert (info["method"], info["body"], info["run_once"]) == ("GET", "", True)
+
+
 # -- listeners -----------------------------------------------------------------
 
 

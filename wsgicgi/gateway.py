@@ -382,7 +382,12 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
         serve_stdin(app)
         return
     if stdin is None:
-        stdin = sys.stdin.buffer
+        if sys.stdin is None:  # fd 0 closed (Python then has no sys.stdin): no body
+            import io
+
+            stdin = io.BytesIO()
+        else:
+            stdin = sys.stdin.buffer
     if stdout is None:
         sys.stdout.flush()
         stdout = sys.stdout.buffer
