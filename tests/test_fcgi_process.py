@@ -662,6 +662,28 @@ def test_bind_over_a_regular_file_is_refused(appdir, sockdir):
         assert f.read() == "not a socket"
 
 
+def test_bind_errors_are_clear_with_exit_2(appdir, sockdir):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    cases = {
+        "unix:%s/no/such/dir.sock" % sockdir: "No such file",
+        "127.0.0.1:%d" % taken.getsockname()[1]: "in use",
+        "nonsense": "unix:PATH or HOST:PORT",
+        "unix:": "needs a path",
+    }
+    try:
+        for bind, expected in cases.items():
+            proc = subprocess.run(fcgi_cmd("fcgiapp:app", "--bind", bind), stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(appdir),
+                                  env=base_env(appdir), timeout=WAIT)
+            err = proc.stderr.decode()
+            assert proc.returncode == 2, (bind, err)
+            assert expected in err and "Traceback" not in err, (bind, err)
+    finally:
+        taken.close()
+
+
 def _start_tcp(procs, appdir, env=None, *args):
     for _ in range(5):
         port = free_port()
