@@ -213,6 +213,8 @@ MALFORMED = [
     ("truncated-padding", fc.begin(1) + rec(fc.PARAMS, 1, b"\x01\x01AB")[:-1], "inside a record"),
     ("truncated-stdin-record", BEGIN_AND_PARAMS + rec(fc.STDIN, 1, b"hello!!!")[:12], None),
     ("eof-between-records-in-a-request", BEGIN_AND_PARAMS + rec(fc.STDIN, 1, b"h"), None),
+    # The app does not read the body; the EOF is seen when its response goes out.
+    ("eof-after-params-body-unread", fc.begin(1) + fc.params(1, dict(fc.BASE, PATH_INFO="/env")), "connection lost inside request 1"),
     ("begin-body-too-short", rec(fc.BEGIN, 1, b"\x00\x01\x00"), "BEGIN_REQUEST body of 3 bytes"),
     ("pair-runs-past-its-block", fc.begin(1) + rec(fc.PARAMS, 1, b"\x05\x64ABCDEvalue") + rec(fc.PARAMS, 1), "past its block"),
     ("pair-4-byte-length-cut", fc.begin(1) + rec(fc.PARAMS, 1, b"\x01\x80\x00") + rec(fc.PARAMS, 1), "truncated"),

@@ -113,16 +113,18 @@ class _Input:
 class _Output:
     """The response: STDOUT records (§5.3), sent when the gateway flushes."""
 
-    __slots__ = ("_conn", "_parts", "_size", "_rid")
+    __slots__ = ("_conn", "_parts", "_size", "_rid", "failed")
 
     def __init__(self, conn, request_id):
         self._conn = conn
         self._rid = request_id
         self._parts = []
         self._size = 0
+        self.failed = False  # a write met the connection gone (the gateway logged it)
 
     def write(self, data):
         if self._conn.gone:
+            self.failed = True
             raise _Gone("the web server %s" % self._conn.gone)
         self._parts.append(data)
         self._size += len(data)
@@ -132,8 +134,12 @@ class _Output:
 
     def flush(self):
         if self._parts:
-            self._conn.check_abort()
-            self._conn.send(self.records())
+            try:
+                self._conn.check_abort()
+                self._conn.send(self.records())
+            except _Gone:
+                self.failed = True
+                raise
 
     def records(self):
         parts = self._parts
@@ -393,6 +399,10 @@ class Connection:
         finally:
             self.request_id = 0
             server.count_request()
+        if self.gone and self.gone != "aborted the request" and not out.failed:
+            # Lost while reading the body, the response not sent yet: the
+            # gateway's "client went away" was not written, so say it here.
+            _log("FastCGI connection lost inside request %d: %s" % (rid, self.gone))
         try:
             if self.gone == "aborted the request":
                 # §5.4: an aborted request still ends with END_REQUEST.
@@ -410,6 +420,7 @@ class Connection:
             self.send(tail)
         except OSError as exc:
             self.gone = str(exc)
+            _log("FastCGI connection lost at the end of request %d: %s" % (rid, exc))
 
     def next_stdin(self):
         """The content of the request's next STDIN record; b"" at its end."""

@@ -22,6 +22,10 @@ with atheris.instrument_imports(include=["wsgicgi"]):
 
 LOG = []
 fcgiserver._log = LOG.append  # the process's log, counted per connection
+# A listener nobody connects to (a kept connection polls it to yield).
+LISTENER = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+LISTENER.bind("\0wsgicgi-fuzz-fcgiconn-%d" % id(LOG))
+LISTENER.listen(1)
 
 
 def app(environ, start_response):
@@ -94,7 +98,7 @@ def check_output(raw):
 def TestOneInput(data):
     fdp = atheris.FuzzedDataProvider(data)
     stream = fuzzed_stream(fdp)
-    server = fcgiserver.Server(app, None, read_timeout=None, max_params=fdp.PickValueInList([1 << 20, 64]))
+    server = fcgiserver.Server(app, LISTENER, read_timeout=None, max_params=fdp.PickValueInList([1 << 20, 64]))
     ours, theirs = socket.socketpair()
     received = []
 
