@@ -1135,6 +1135,24 @@ def test_threads_serve_slow_requests_at_once(appdir, sockdir, procs):
     assert {json.loads(r.body)["multithread"] for r in results} == {True}
 
 
+def test_cgi_dir_scripts_start_with_no_blocked_signal(appdir, sockdir, procs, tmp_path):
+    """The worker threads block SIGTERM/SIGINT (so that the main thread gets
+    them); the CGI scripts they start must not inherit that mask."""
+    cgi = tmp_path / "cgi"
+    cgi.mkdir()
+    script = cgi / "sigblk.sh"
+    script.write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ngrep SigBlk /proc/self/status\n")
+    script.chmod(0o755)
+    path = os.path.join(sockdir, "cgidir.sock")
+    proc = Proc(fcgi_cmd("--cgi-dir", str(cgi), "--bind", "unix:" + path, "--threads", "2"), appdir, address=path)
+    procs.append(proc)
+    wait_for(lambda: os.path.exists(path) or not proc.alive(), what="the socket")
+    result = proc.request("/sigblk.sh", env={"SCRIPT_NAME": ""})
+    assert result.status == 200, (result.stdout, result.stderr, proc.log())
+    mask = int(result.body.split()[-1], 16)
+    assert mask & ((1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1))) == 0, result.body
+
+
 # -- an APP that cannot be loaded ------------------------------------------------
 
 
