@@ -32,11 +32,8 @@ _MAX_PARAMS = 1 << 20  # bytes of PARAMS a request may send
 _READ_TIMEOUT = 60.0  # seconds a started record or request may stall
 _GRACE = 10.0  # seconds in-flight requests get after SIGTERM
 _FLUSH_AT = 1 << 16
+_MAX_IDLE = 256  # kept connections waiting at once; the oldest is closed past it
 _TRUE = ("on", "1", "yes", "ON", "On", "YES", "Yes", "true")
-
-
-class _Stop(BaseException):
-    """Raised by the signal handler into an idle main thread."""
 
 
 class _Gone(BrokenPipeError):
@@ -202,37 +199,39 @@ class Connection:
         self.stdin_done = True
         self.gone = None  # why the connection cannot be written to any more
         self._poll = None
-        self.kept = False  # a request was served and the web server kept the connection
 
     # -- the connection's life ------------------------------------------------
 
-    def serve(self):
-        """Serve requests until the web server closes the connection, or
-        asks for it to be closed (no FCGI_KEEP_CONN), or the server stops."""
+    def serve_next(self):
+        """Serve what the web server sent next: management records, then at
+        most one request.  True when the connection stays open for more
+        (FCGI_KEEP_CONN, §5.1), False once it is closed."""
         server = self.server
         try:
-            while not server.stopping:
-                begin = self.next_request()
-                if begin is None:
-                    return
-                request_id, keep, params = begin
-                self.serve_one(request_id, params)
-                if not keep or self.gone:
-                    return
-                self.kept = True
+            begin = self.next_request()
+            if begin is None:
+                self.close()
+                return False
+            if begin is True:
+                return True  # only management records: wait for more
+            request_id, keep, params = begin
+            self.serve_one(request_id, params)
+            if keep and not self.gone and not server.stopping:
+                return True
         except ProtocolError as exc:
             _log("FastCGI connection closed: %s" % exc)
         except socket.timeout:
             _log("FastCGI connection closed: nothing received for %g s inside a request" % server.read_timeout)
-        except _Stop:
-            raise
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                 _log("FastCGI connection closed: nothing received for %g s inside a request" % server.read_timeout)
             elif not self.gone:
                 _log("FastCGI connection lost: %s" % exc)
-        finally:
-            self.close()
+        self.close()
+        return False
+
+    def fileno(self):
+        return self.sock.fileno()
 
     def close(self):
         try:
@@ -241,84 +240,40 @@ class Connection:
             pass
 
     def next_request(self):
-        """Wait for a BEGIN_REQUEST of the RESPONDER role and read its
-        PARAMS; ``(request_id, keep_conn)``, or None at the end."""
-        server = self.server
+        """Read up to the next BEGIN_REQUEST of the RESPONDER role and its
+        PARAMS: ``(request_id, keep_conn, params)``; True when what was
+        there has been answered and nothing more is buffered; None when the
+        web server closed the connection (or asked for it to be closed)."""
         while True:
-            rec = self.read_idle()
+            try:
+                rec = self.reader.read()
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK) and not self.reader.started():
+                    return True  # the read timeout, nothing started: idle
+                raise
             if rec is None:
                 return None
             rtype, rid, content = rec
             if rid == 0:
                 self.management(rtype, content)
-                continue
-            if rtype != fcgi.BEGIN_REQUEST:
-                continue  # a record of a request already ended: §3.3 ignore
-            if len(content) < 8:
-                raise ProtocolError("BEGIN_REQUEST body of %d bytes" % len(content))
-            role, flags = fcgi.BEGIN_BODY.unpack_from(content)
-            keep = bool(flags & fcgi.KEEP_CONN)
-            if role != fcgi.RESPONDER:
-                # §5.1: only the Responder role is served here.
-                self.send([fcgi.end_request(rid, 0, fcgi.UNKNOWN_ROLE)])
-                if not keep:
-                    return None
-                continue
-            self.request_id = rid
-            self.stdin_done = False
-            params = self.read_params(rid)
-            if params is None:
-                continue  # aborted before it began
-            server.note_busy(self)
-            return rid, keep, params
-
-    def read_idle(self):
-        """The first record of a request, waited for as long as it takes
-        (the web server owns an idle connection's life)."""
-        server = self.server
-        while True:
-            if server.stopping:
-                return None
-            if self.reader.pending():
-                return self.reader.read()
-            server.note_idle(self)
-            try:
-                if server.stopping:
-                    return None
-                # (Not with part of a header buffered: poll would not see it.)
-                if self.kept and not self.reader.started() and self.yield_to_waiting():
-                    return None
-                return self.reader.read()
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or self.reader.started():
-                    raise
-                # The read timeout while idle: nothing started, keep waiting
-                # (part of a header stalled is a record stalled: closed).
-            finally:
-                server.note_busy(self)
-
-    def yield_to_waiting(self):
-        """True when this kept connection should be given up because another
-        one waits to be accepted and nobody takes it: nginx's upstream
-        ``keepalive`` holds on to connections that each busy a process (or
-        thread) of ours, while its new connections would sit in the listen
-        backlog until fastcgi_read_timeout.  nginx sends a request that
-        meets a closed cached connection again on a new one."""
-        poll = select.poll()
-        poll.register(self.sock, select.POLLIN)
-        poll.register(self.server.listener, select.POLLIN)
-        while True:
-            ready = dict(poll.poll())
-            if self.sock.fileno() in ready or self.reader.pending():
-                return False
-            # Only the listener: give a free process or thread time to accept.
-            time.sleep(0.05)
-            if self.server.stopping:
-                return True
-            ready = dict(poll.poll(0))
-            if self.sock.fileno() in ready:
-                return False
-            if self.server.listener.fileno() in ready:
+            elif rtype == fcgi.BEGIN_REQUEST:
+                if len(content) < 8:
+                    raise ProtocolError("BEGIN_REQUEST body of %d bytes" % len(content))
+                role, flags = fcgi.BEGIN_BODY.unpack_from(content)
+                keep = bool(flags & fcgi.KEEP_CONN)
+                if role != fcgi.RESPONDER:
+                    # §5.1: only the Responder role is served here.
+                    self.send([fcgi.end_request(rid, 0, fcgi.UNKNOWN_ROLE)])
+                    if not keep:
+                        return None
+                else:
+                    self.request_id = rid
+                    self.stdin_done = False
+                    params = self.read_params(rid)
+                    if params is not None:
+                        return rid, keep, params
+            # Anything else belongs to a request already ended: §3.3, ignored.
+            if not self.reader.started():
                 return True
 
     def read_params(self, rid):
@@ -459,6 +414,18 @@ class Connection:
         if poll is None:
             poll = self._poll = select.poll()
             poll.register(self.sock, select.POLLIN)
+        try:
+            self._read_interrupts(poll)
+        except (OSError, ProtocolError) as exc:
+            # A reset (ECONNRESET) or garbage while looking: the connection
+            # is gone either way.
+            self.gone = self.gone or str(exc) or type(exc).__name__
+        if self.gone:
+            raise _Gone("the web server %s" % self.gone)
+
+    def _read_interrupts(self, poll):
+        """Read what arrived while the response is being sent: management
+        records, a second request, an abort or the end of the connection."""
         while self.reader.pending() or poll.poll(0):
             if not self.stdin_done:
                 head = self.reader.peek()
@@ -481,8 +448,6 @@ class Connection:
             elif rtype == fcgi.ABORT_REQUEST:
                 self.aborted()
                 break
-        if self.gone:
-            raise _Gone("the web server %s" % self.gone)
 
     def send(self, parts):
         try:
@@ -549,9 +514,9 @@ class Server:
         self.stopping = False
         self.served = 0
         self._lock = threading.Lock()
-        self._idle = set()
-        self._main_idle = False
+        self._waiting = False  # the main thread waits in poll(), no request in flight
         self._wake = None
+        self._jobs = None
         self._timeout = struct.pack("ll", int(read_timeout), int(read_timeout % 1 * 1e6)) if read_timeout else None
         n = str(self.threads).encode("ascii")
         self._values = {b"FCGI_MAX_CONNS": n, b"FCGI_MAX_REQS": n, b"FCGI_MPXS_CONNS": b"0"}
@@ -559,24 +524,6 @@ class Server:
     def values(self):
         """The FCGI_GET_VALUES answers (§4.1)."""
         return self._values
-
-    # -- bookkeeping the connections call --------------------------------------
-
-    def note_idle(self, conn):
-        if self.threads == 1:
-            self._main_idle = True
-        else:
-            with self._lock:
-                self._idle.add(conn)
-            if self.stopping:
-                self._wake_idle()
-
-    def note_busy(self, conn):
-        if self.threads == 1:
-            self._main_idle = False
-        else:
-            with self._lock:
-                self._idle.discard(conn)
 
     def count_request(self):
         with self._lock:
@@ -592,31 +539,23 @@ class Server:
             return
         self.stopping = True
         _log("FastCGI process %d stopping: %s" % (os.getpid(), reason))
+        self._wake_up()
+
+    def _wake_up(self):
         if self._wake is not None:
             try:
                 os.write(self._wake[1], b"x")
             except OSError:
                 pass
-        self._wake_idle()
-
-    def _wake_idle(self):
-        with self._lock:
-            idle = list(self._idle)
-        for conn in idle:
-            try:
-                conn.sock.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
 
     def _on_signal(self, signum, frame):
+        # The signal's byte on the wake pipe (set_wakeup_fd) wakes poll().
         if not self.stopping:
             self.stop("signal %d" % signum)
-            if self.grace is not None and not self._main_idle:
+            if self.grace is not None and not self._waiting:
                 timer = threading.Timer(self.grace, self._grace_over)
                 timer.daemon = True
                 timer.start()
-        if self._main_idle:
-            raise _Stop()
 
     def _grace_over(self):
         _log("FastCGI process %d: requests still running %g s after the stop signal; exiting" % (os.getpid(), self.grace))
@@ -624,95 +563,152 @@ class Server:
             self.cleanup()  # os._exit skips the finally that removes a --bind unix: socket
         os._exit(0)
 
-    # -- the accept loop -------------------------------------------------------
+    # -- the loop ----------------------------------------------------------------
 
     def serve(self):
-        """Serve until stopped; returns 0 (the process's exit status)."""
+        """Serve until stopped; returns 0 (the process's exit status).
+
+        One poll(2) watches the listening socket and every kept connection
+        that is idle, so a connection the web server keeps open (nginx's
+        ``fastcgi_keep_conn``, mod_proxy_fcgi's ``enablereuse``) never holds
+        a thread while another waits: whichever has a request is served.
+        """
         main = threading.current_thread() is threading.main_thread()
         saved = {}
+        self._wake = os.pipe()
+        os.set_blocking(self._wake[0], False)
+        os.set_blocking(self._wake[1], False)
         if main:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 saved[signum] = signal.signal(signum, self._on_signal)
+            saved["wakeup"] = signal.set_wakeup_fd(self._wake[1])
+        self.listener.setblocking(False)
+        poll = select.poll()
+        poll.register(self.listener, select.POLLIN)
+        poll.register(self._wake[0], select.POLLIN)
+        idle = {}  # fd → kept Connection waiting for its next request
         workers = []
-        queue = None
-        if self.threads > 1:
-            import queue as queue_module
-
-            queue = queue_module.SimpleQueue()
-            slots = threading.BoundedSemaphore(self.threads)
-            self._wake = os.pipe()
-            if main:
-                # A signal that arrives just before poll() (while this thread
-                # waits to hand the GIL over) would leave poll() blocked: the
-                # signal's byte on the wake pipe wakes it.
-                os.set_blocking(self._wake[1], False)
-                saved["wakeup"] = signal.set_wakeup_fd(self._wake[1])
-            self.listener.setblocking(False)
-            for index in range(self.threads):
-                worker = threading.Thread(target=self._work, args=(queue, slots), name="wsgicgi-fcgi-%d" % index, daemon=True)
-                worker.start()
-                workers.append(worker)
-            poll = select.poll()
-            poll.register(self.listener, select.POLLIN)
-            poll.register(self._wake[0], select.POLLIN)
         try:
-            while not self.stopping:
-                if queue is None:
-                    sock = self._accept(None)
-                    if sock is not None:
-                        Connection(sock, self).serve()
-                    continue
-                self._main_idle = True
-                try:
-                    while not slots.acquire(timeout=0.25):
-                        pass  # every thread busy: wake up now and then for a signal
-                    if self.stopping:
-                        break
-                    sock = self._accept(poll)
-                finally:
-                    self._main_idle = False
-                if sock is None:
-                    slots.release()
-                else:
-                    queue.put(sock)
-        except _Stop:
-            self.stopping = True
+            if self.threads == 1:
+                self._serve_inline(poll, idle)
+            else:
+                workers = self._serve_threads(poll, idle)
         finally:
-            self._main_idle = False
             self.stopping = True
+            for conn in idle.values():
+                conn.close()
             if "wakeup" in saved:
                 signal.set_wakeup_fd(saved.pop("wakeup"))
-            self._finish(workers, queue)
+            self._finish(workers)
             for signum, handler in saved.items():
                 signal.signal(signum, handler)
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
         return 0
 
-    def _accept(self, poll):
-        if poll is not None:
-            ready = poll.poll()
+    def _ready(self, poll, idle):
+        """Wait, then the connections that have something to read (new
+        ones accepted), until stopping."""
+        listener = self.listener.fileno()
+        wake = self._wake[0]
+        self._waiting = True
+        try:
+            events = poll.poll()
+        finally:
+            self._waiting = False
+        ready = []
+        for fd, _ in events:
+            if fd == wake:
+                try:
+                    os.read(wake, 512)
+                except OSError:
+                    pass
+            elif fd == listener:
+                sock = self._accept()
+                if sock is not None:
+                    ready.append(Connection(sock, self))
+            else:
+                conn = idle.pop(fd, None)
+                if conn is not None:
+                    poll.unregister(fd)
+                    ready.append(conn)
+        return ready
+
+    def _keep(self, poll, idle, conn):
+        # A record already buffered would never wake poll: serve it now.
+        if conn.reader.started():
+            return False
+        fd = conn.fileno()
+        if len(idle) >= _MAX_IDLE:
+            oldest = next(iter(idle))
+            poll.unregister(oldest)
+            idle.pop(oldest).close()
+        idle[fd] = conn
+        poll.register(fd, select.POLLIN)
+        return True
+
+    def _serve_inline(self, poll, idle):
+        while not self.stopping:
+            for conn in self._ready(poll, idle):
+                while True:
+                    if self.stopping:
+                        conn.close()
+                        break
+                    if not conn.serve_next() or self._keep(poll, idle, conn):
+                        break
+
+    def _serve_threads(self, poll, idle):
+        import queue as queue_module
+
+        jobs = queue_module.SimpleQueue()
+        done = queue_module.SimpleQueue()  # kept connections back from the workers
+        slots = threading.Semaphore(self.threads)
+        workers = []
+        for index in range(self.threads):
+            worker = threading.Thread(target=self._work, args=(jobs, done, slots), name="wsgicgi-fcgi-%d" % index, daemon=True)
+            worker.start()
+            workers.append(worker)
+        self._jobs = jobs
+        pending = []
+        while not self.stopping:
+            while not done.empty():
+                conn = done.get()
+                if self.stopping:
+                    conn.close()
+                elif not self._keep(poll, idle, conn):
+                    pending.append(conn)
+            if not pending:
+                pending = self._ready(poll, idle)
+                continue
+            # A free thread for the next ready connection; the others stay
+            # ready (poll is level-triggered).
+            self._waiting = True
+            try:
+                while not slots.acquire(timeout=0.25):
+                    if self.stopping:
+                        break
+            finally:
+                self._waiting = False
             if self.stopping:
-                return None
-            if any(fd == self._wake[0] for fd, _ in ready):
-                os.read(self._wake[0], 512)  # a signal's byte, the handler has run
-                return None
-            if not ready:
-                return None
-        else:
-            self._main_idle = True
+                break
+            jobs.put(pending.pop(0))
+        for conn in pending:
+            conn.close()
+        return workers
+
+    def _accept(self):
         try:
             sock, addr = self.listener.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return None
+            return None  # another process of the pool took it
         except OSError as exc:
             if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                 _log("cannot accept a FastCGI connection: %s" % exc)
                 time.sleep(0.1)
                 return None
             raise
-        finally:
-            self._main_idle = False
-        family = sock.family
-        if family != socket.AF_UNIX:
+        if sock.family != socket.AF_UNIX:
             if self.allowed is not None:
                 host = addr[0]
                 if host.startswith("::ffff:") and "." in host:
@@ -727,36 +723,34 @@ class Server:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self._timeout)
         return sock
 
-    def _work(self, queue, slots):
-        # SIGTERM/SIGINT must reach the main thread, which waits in poll() or
-        # for a free slot: a signal the kernel hands to a worker only sets
-        # Python's flag, and the main thread never wakes up to stop.
+    def _work(self, jobs, done, slots):
+        # SIGTERM/SIGINT go to the main thread, whose poll() the wake pipe
+        # wakes; blocked here so that the kernel never picks a worker.
         signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM, signal.SIGINT))
         while True:
-            sock = queue.get()
-            if sock is None:
+            conn = jobs.get()
+            if conn is None:
                 return
             try:
-                Connection(sock, self).serve()
+                if conn.serve_next():
+                    done.put(conn)
+                    self._wake_up()
             except BaseException as exc:  # never let a worker die silently
                 _log("FastCGI worker error: %r" % (exc,))
+                conn.close()
             finally:
                 slots.release()
 
-    def _finish(self, workers, queue):
+    def _finish(self, workers):
         if not workers:
             return
-        self._wake_idle()
         for _ in workers:
-            queue.put(None)
+            self._jobs.put(None)
         deadline = time.monotonic() + (self.grace if self.grace is not None else 1e9)
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
         if any(worker.is_alive() for worker in workers):
             self._grace_over()
-        for fd in self._wake or ():
-            os.close(fd)
-        self._wake = None
 
 
 def _unloadable(environ, start_response):
