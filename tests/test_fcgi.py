@@ -73,8 +73,15 @@ class FcgiServer:
                 # allocations are behind the baseline counts.
                 served_after(self)
                 # Idle: no connection open (counted once the server closed
-                # its end, which the client sees as EOF).
+                # its end, which the client sees as EOF), and steady.
                 self.baseline = self.counts()
+                deadline = time.monotonic() + WAIT
+                while time.monotonic() < deadline:
+                    time.sleep(0.3)
+                    now = self.counts()
+                    if now == self.baseline:
+                        break
+                    self.baseline = now
                 return self
             self.stop()
         raise AssertionError("wsgicgi fcgi did not start: %s" % self.log())
@@ -406,7 +413,8 @@ def decode_nv(data):
     return out
 
 
-@pytest.mark.parametrize("mtype", [0, 12, 200, 255, fc.GET_VALUES_RESULT, fc.UNKNOWN_TYPE])
+# A request's type with request id 0 is a management record too (§3.3).
+@pytest.mark.parametrize("mtype", [0, 12, 200, 255, fc.GET_VALUES_RESULT, fc.UNKNOWN_TYPE, fc.BEGIN, fc.STDIN])
 def test_unknown_management_type_gets_unknown_type(unix_server, mtype):
     rtype, rid, content = management(unix_server, rec(mtype, 0, b"whatever"))
     assert (rtype, rid) == (fc.UNKNOWN_TYPE, 0)
@@ -601,6 +609,51 @@ def test_a_1_gib_upload_streams_into_wsgi_input_with_rss_bounded(unix_server):
     info = json.loads(r.body)
     assert info == {"length": size, "sha256": expected.hexdigest(), "biggest": 65536, "reads": -(-size // 65536), "terminated": True}
     assert rss.growth_mb < 30, rss.growth_mb
+
+
+def test_the_app_reads_the_body_as_stdin_records_arrive(server):
+    """The app is called once PARAMS end and gets the first STDIN record
+    while the rest is not even sent."""
+    with fc.connect(server.address) as sock:
+        reader = fc.Reader(sock)
+        sock.sendall(fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, PATH_INFO="/first", QUERY_STRING="n=5", REQUEST_METHOD="POST", CONTENT_LENGTH="100005")))
+        sock.sendall(rec(fc.STDIN, 1, b"early"))
+        # The answer comes before the rest of the body exists...
+        first = reader.record()
+        assert first[:2] == (fc.STDOUT, 1) and first[2].endswith(b"\r\n\r\nearly")
+        # ...and the END_REQUEST once the body the app left is skipped (§5.3).
+        sock.sendall(fc.stdin(1, b"z" * 100000))
+        r = fc.read_response(reader, 1)
+        assert r.protocol_status == 0
+        sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"next", rid=2))
+        assert fc.read_response(reader, 2).body == b"next"
+
+
+def test_records_with_any_padding_are_read(server):
+    """§3.3: paddingLength is up to 255, whatever the content's length."""
+    env = fc.nv([(k.encode(), v.encode()) for k, v in dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="6").items()])
+    data = (rec(fc.BEGIN, 1, struct.pack(">HB5x", 1, 0), padding=255) + rec(fc.PARAMS, 1, env, padding=3)
+            + rec(fc.PARAMS, 1, padding=200) + rec(fc.STDIN, 1, b"pad", padding=0) + rec(fc.STDIN, 1, b"ded", padding=9)
+            + rec(fc.STDIN, 1, padding=1))
+    with fc.connect(server.address) as sock:
+        sock.sendall(data)
+        assert fc.read_response(fc.Reader(sock), 1).body == b"padded"
+
+
+def test_abort_while_the_app_reads_the_body(unix_server):
+    """The app sees the body end; its iterable is closed, END_REQUEST sent,
+    the connection goes on."""
+    server = unix_server
+    marker = os.path.join(server.tmp, "abort-upload")
+    with fc.connect(server.address) as sock:
+        reader = fc.Reader(sock)
+        sock.sendall(fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, PATH_INFO="/upload", REQUEST_METHOD="POST", CONTENT_LENGTH="1000000", PROBE_MARKER=marker)))
+        sock.sendall(rec(fc.STDIN, 1, b"x" * 1000) + rec(fc.ABORT, 1))
+        r = fc.read_response(reader, 1)
+        assert r.protocol_status == 0 and b"Status: 200" not in r.stdout
+        assert os.path.exists(marker)
+        sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"after", rid=2))
+        assert fc.read_response(reader, 2).body == b"after"
 
 
 def test_a_body_without_content_length_is_read_to_the_end_of_stdin(unix_server):

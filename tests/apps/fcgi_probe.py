@@ -17,6 +17,8 @@ response's close() creates (the test checks close() was called).  A
 - ``/print``     print()s, then answers
 - ``/file``      ``?path`` sent with wsgi.file_wrapper
 - ``/slow``      sleeps ``?s`` seconds, then answers
+- ``/first``     reads ``?n`` bytes of the body and answers them at once
+                 (the rest of the body not read)
 """
 
 import hashlib
@@ -136,6 +138,10 @@ def route(environ, start_response):
         f = open(query(environ, "path"), "rb")
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](f, 8192)
+    if name == "/first":
+        data = stream.read(int(query(environ, "n", "5")))
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return iter([data])  # an iterator: flushed as yielded (a list waits for the end)
     if name == "/slow":
         time.sleep(float(query(environ, "s", "1")))
         start_response("200 OK", [("Content-Type", "text/plain")])
