@@ -1,9 +1,9 @@
 """atheris target: one FastCGI connection (wsgicgi.fcgiserver.Connection)
-fed arbitrary bytes over a real socketpair.
+fed arbitrary bytes over a real socketpair, served until it is closed.
 
 The bytes are mostly well-formed records (requests of every role, params,
 stdin, aborts, management records, a second request id) with fuzzed
-contents, then arbitrary bytes.  Whatever arrives, Connection.serve()
+contents, then arbitrary bytes.  Whatever arrives, Connection.serve_next()
 returns (never raises, never hangs), what it wrote is whole version-1
 records, and it logs at most one line about the connection.
 """
@@ -122,7 +122,9 @@ def TestOneInput(data):
     del LOG[:]
     saved, sys.stderr = sys.stderr, io.StringIO()
     try:
-        fcgiserver.Connection(ours, server).serve()
+        conn = fcgiserver.Connection(ours, server)
+        while conn.serve_next():  # True: kept open, more may come
+            pass
         printed = sys.stderr.getvalue()
     finally:
         sys.stderr = saved
