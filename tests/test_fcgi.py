@@ -356,6 +356,31 @@ def test_keep_conn_serves_several_requests_on_one_connection(server):
         assert fc.read_response(reader, 4).body == b"b"
 
 
+def test_idle_kept_connections_and_garbage_do_not_block_a_new_connection(server):
+    """More kept connections than threads sit idle, one sends garbage: a new
+    connection is still answered, and each kept one still serves."""
+    socks = []
+    try:
+        for rid in range(1, 7):
+            sock = fc.connect(server.address)
+            socks.append(sock)
+            sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"kept %d" % rid, rid=rid, keep=True))
+            assert fc.read_response(fc.Reader(sock), rid).body == b"kept %d" % rid
+        mark = server.mark()
+        socks[2].sendall(b"garbage garbage!")
+        assert fc.read_to_eof(socks[2]) == b""
+        assert len(server.wait_lines(mark)) == 1
+        served_after(server)
+        for rid, sock in enumerate(socks, 1):
+            if rid != 3:
+                sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"again", rid=rid, keep=True))
+                assert fc.read_response(fc.Reader(sock), rid).body == b"again"
+    finally:
+        for sock in socks:
+            sock.close()
+    assert server.settled_counts(server.baseline) == server.baseline
+
+
 def test_without_keep_conn_the_connection_is_closed_after_end_request(server):
     with fc.connect(server.address) as sock:
         reader = fc.Reader(sock)
