@@ -332,6 +332,7 @@ class Connection:
         out = _Output(self, rid)
         errors = _Errors(self, rid)
         response = _Response(out, errors, False)
+        response.hold_complete = True
         if server.debug and "WSGICGI_DEBUG" not in params:
             # Under CGI the app's environ is the process's environment: the
             # same switch set for the process (FcgidInitialEnv) counts here.

@@ -233,6 +233,10 @@ class _Response:
         self.remaining = None  # bytes still allowed by the app's Content-Length
         self.done = False
         self.sent = 0
+        # A block that completes the response (its Content-Length reached, or
+        # HEAD) may wait for the caller's final flush: FastCGI then sends it
+        # with END_REQUEST in one write.  No byte can follow it.
+        self.hold_complete = False
 
     def start_response(self, status, headers, exc_info=None):
         # PEP 3333: a second call is allowed only with exc_info, and once the
@@ -309,7 +313,7 @@ class _Response:
             self.out.write(data)
         else:
             return
-        if flush:
+        if flush and not (self.hold_complete and (self.done or self.remaining == len(data))):
             self.out.flush()
         if self.remaining is not None:
             self.remaining -= len(data)
