@@ -3,7 +3,7 @@
 The input is a stream of records received in fuzzed pieces, interrupted by
 fuzzed read timeouts.  Whatever the bytes, RecordReader gives records or
 raises ProtocolError (never another exception, never a hang), and gives the
-same records whatever the chunking; decode_pairs gives pairs or raises
+same records whatever the chunking (peek() announcing each); decode_pairs gives pairs or raises
 ProtocolError, and pairs encoded again decode to the same pairs.
 """
 
@@ -19,7 +19,7 @@ with atheris.instrument_imports(include=["wsgicgi"]):
 ProtocolError = fcgi.ProtocolError
 
 
-def records_of(stream, sizes=(), timeouts=()):
+def records_of(stream, sizes=(), timeouts=(), peek=False):
     """Every record RecordReader finds in ``stream`` received in ``sizes``
     pieces (then whole), with a timeout before the recv numbered in
     ``timeouts`` (each retried, as the server retries an idle read).
@@ -43,14 +43,17 @@ def records_of(stream, sizes=(), timeouts=()):
     records = []
     for _ in range(len(stream) + len(timeouts) + 2):  # a record is at least 8 bytes: bounded
         try:
+            head = reader.peek() if peek else False
             rec = reader.read()
         except socket.timeout:
             continue
         except ProtocolError as exc:
             return records, exc
         if rec is None:
+            assert not head, head
             return records, None
         rtype, rid, content = rec
+        assert head in (False, (rtype, rid, len(content))), (head, rec)
         assert 0 <= rtype <= 255 and 0 <= rid <= 65535 and len(content) <= 65535
         records.append((rtype, rid, bytes(content)))
     raise AssertionError("RecordReader did not end on %d bytes" % len(stream))
@@ -75,7 +78,7 @@ def TestOneInput(data):
 
     check_pairs(stream)
     whole, error = records_of(stream)
-    pieces, error2 = records_of(stream, sizes, timeouts)
+    pieces, error2 = records_of(stream, sizes, timeouts, peek=bool(sizes) and sizes[0] & 1)
     assert pieces == whole, (pieces, whole)
     assert (error is None) == (error2 is None), (error, error2)
     for _, _, content in whole:
