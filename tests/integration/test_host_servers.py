@@ -147,10 +147,10 @@ def test_20_mb_echoed_while_read_with_bounded_memory_and_no_file_left(server, du
     assert wait_for(lambda: nothing_left(server)), (os.listdir(server.tmpdir), open_in(server.tree(), server.tmpdir))
 
 
+# 1 GiB under gunicorn gthread only (the 20 MB test covers the others).
+@pytest.mark.parametrize("server", ["gunicorn-gthread"], indirect=True)
 @pytest.mark.parametrize("duplex", [False, True], ids=["half-duplex", "full-duplex"])
 def test_1_gib_echoed_with_bounded_memory_and_no_file_left(server, duplex):
-    if server.kind != "gunicorn-gthread":
-        pytest.skip("1 GiB under gunicorn gthread only (the 20 MB test covers the others)")
     size = 1 << 30
     status, total, same, growth, spilled = upload_echoed(
         server.port, "/cat.sh", size, server.tree, server.tmpdir, duplex, timeout=300

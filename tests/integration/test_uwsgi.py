@@ -247,9 +247,9 @@ def test_20_mb_echoed_while_read_with_bounded_memory_and_no_file_left(server, du
     assert wait_for(lambda: nothing_left(server)), (os.listdir(server.tmpdir), open_in(uwsgi_processes(server), server.tmpdir))
 
 
+# 1 GiB under one uWSGI set-up (the 20 MB test covers the others).
+@pytest.mark.parametrize("server", ["uwsgi-prefork"], indirect=True)
 def test_1_gib_echoed_to_a_half_duplex_client(server):
-    if server.kind != "uwsgi-prefork":
-        pytest.skip("1 GiB under one uWSGI set-up (the 20 MB test covers the others)")
     size = 1 << 30
     status, total, same, growth, spilled = upload_echoed(
         server.port, "/cat.sh", size, lambda: uwsgi_processes(server), server.tmpdir, timeout=300
