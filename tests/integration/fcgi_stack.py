@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from nginx_proxy import NGINX, _read, free_ports, public_tempdir, stop
+from nginx_proxy import NGINX, NginxLogs, _read, free_ports, nginx_process, public_tempdir, stop, wait_listening
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -101,20 +101,6 @@ def wait_unix(path, process=None, log=lambda: "", timeout=START_TIMEOUT):
             time.sleep(0.05)
         finally:
             probe.close()
-
-
-def wait_port(port, process, log, timeout=START_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError("exited at start (status %s):\n%s" % (process.returncode, log()))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("nothing listens on port %d after %d s:\n%s" % (port, timeout, log()))
-            time.sleep(0.05)
 
 
 def python_env(**extra):
@@ -262,37 +248,11 @@ def spawn_fcgi(folder, command_line, replacements, name="app", env=None):
         kill_pids(pids)
 
 
-NGINX_CONF = """\
-{user}
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{
-    worker_connections 512;
-}}
-http {{
-    access_log {dir}/access.log;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-{http}
-}}
-"""
-
-
-class Nginx:
+class Nginx(NginxLogs):
     def __init__(self, folder, ports):
-        self.folder = folder
+        super().__init__(folder)
         self.ports = ports
         self.port = ports[0]
-
-    def error_log(self):
-        return _read(os.path.join(self.folder, "error.log"))
-
-    def access_log(self):
-        return _read(os.path.join(self.folder, "access.log"))
 
 
 def server_block(port, body, root=None):
@@ -321,36 +281,11 @@ def nginx(http_text, ports):
     ``http`` block; ``fastcgi_params`` is Debian's, beside the config, so
     the README's ``include fastcgi_params;`` works as written."""
     folder = public_tempdir("wsgicgi-fcgi-nginx-")
-    process = None
     try:
         shutil.copy(FASTCGI_PARAMS, os.path.join(folder, "fastcgi_params"))
-        conf = os.path.join(folder, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(
-                NGINX_CONF.format(
-                    # Started as root, nginx would run its workers as nobody.
-                    user="user root;" if os.geteuid() == 0 else "",
-                    dir=folder,
-                    http=indent(http_text),
-                )
-            )
-        error_log = os.path.join(folder, "error.log")
-        with open(os.path.join(folder, "stderr.log"), "wb") as out:
-            process = subprocess.Popen(
-                [NGINX, "-p", folder, "-e", error_log, "-c", conf, "-g", "daemon off;"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-            )
-        server = Nginx(folder, ports)
-
-        def log():
-            return _read(os.path.join(folder, "stderr.log")) + server.error_log() + "\n" + _read(conf)
-
-        for port in ports:
-            wait_port(port, process, log)
-        yield server
+        with nginx_process(folder, indent(http_text), ports, connections=512, timeout=START_TIMEOUT, log_conf=True):
+            yield Nginx(folder, ports)
     finally:
-        if process is not None:
-            stop(process, signal.SIGQUIT)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -392,7 +327,7 @@ def lighttpd(folder, readme_text, env=None):
                 stderr=out, start_new_session=True,
             )
         server = Lighttpd(folder, port, process)
-        wait_port(port, process, server.error_log)
+        wait_listening(process, port, "lighttpd", server.error_log, START_TIMEOUT)
         yield server
     finally:
         if process is not None:

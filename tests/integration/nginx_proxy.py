@@ -28,7 +28,7 @@ worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log info;
 events {{
-    worker_connections 128;
+    worker_connections {connections};
 }}
 http {{
     access_log {dir}/access.log;
@@ -37,6 +37,12 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
+{http}
+}}
+"""
+
+# The proxy's ``http`` text: the same ``location`` over HTTP and over TLS.
+SERVERS = """\
     server {{
         listen 127.0.0.1:{http_port};
         server_name _;
@@ -48,9 +54,7 @@ http {{
         ssl_certificate {dir}/cert.pem;
         ssl_certificate_key {dir}/key.pem;
 {location}
-    }}
-}}
-"""
+    }}"""
 
 
 def available():
@@ -140,19 +144,62 @@ def _read(path):
         return ""
 
 
-class Proxy:
-    """A running nginx: its two ports and its logs."""
+class NginxLogs:
+    """A running nginx's folder and its logs."""
 
-    def __init__(self, folder, http_port, https_port):
+    def __init__(self, folder):
         self.folder = folder
-        self.http_port = http_port
-        self.https_port = https_port
 
     def error_log(self):
         return _read(os.path.join(self.folder, "error.log"))
 
     def access_log(self):
         return _read(os.path.join(self.folder, "access.log"))
+
+
+class Proxy(NginxLogs):
+    """A running nginx: its two ports and its logs."""
+
+    def __init__(self, folder, http_port, https_port):
+        super().__init__(folder)
+        self.http_port = http_port
+        self.https_port = https_port
+
+
+@contextlib.contextmanager
+def nginx_process(folder, http, ports, connections, timeout=30.0, log_conf=False):
+    """nginx from ``folder`` with ``CONF`` (``http`` in its ``http`` block)
+    until it listens on every one of ``ports``; stopped (SIGQUIT, then killed,
+    group and all) when the block ends.  ``log_conf``: its config follows its
+    logs in the error raised when it does not start."""
+    conf = os.path.join(folder, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(
+            CONF.format(
+                # Started as root, nginx would run its workers as nobody.
+                user="user root;" if os.geteuid() == 0 else "",
+                dir=folder, connections=connections, http=http,
+            )
+        )
+    error_log = os.path.join(folder, "error.log")
+    process = None
+    try:
+        with open(os.path.join(folder, "stderr.log"), "wb") as out:
+            process = subprocess.Popen(
+                [NGINX, "-p", folder, "-e", error_log, "-c", conf, "-g", "daemon off;"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            )
+
+        def log():
+            text = _read(os.path.join(folder, "stderr.log")) + _read(error_log)
+            return text + "\n" + _read(conf) if log_conf else text
+
+        for port in ports:
+            wait_listening(process, port, "nginx", log, timeout)
+        yield process
+    finally:
+        if process is not None:
+            stop(process, signal.SIGQUIT)
 
 
 @contextlib.contextmanager
@@ -163,36 +210,13 @@ def nginx_proxy(location, backend_port, cert_name="www.example.test"):
     location = location.replace(README_UPSTREAM, "http://127.0.0.1:%d" % backend_port)
     location = "".join("        " + line + "\n" for line in location.strip("\n").splitlines())
     folder = public_tempdir("wsgicgi-nginx-")
-    process = None
     try:
         make_certificate(folder, cert_name)
         http_port, https_port = free_ports(2)
-        conf = os.path.join(folder, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(
-                CONF.format(
-                    # Started as root, nginx would run its workers as nobody.
-                    user="user root;" if os.geteuid() == 0 else "",
-                    dir=folder, http_port=http_port, https_port=https_port, location=location,
-                )
-            )
-        error_log = os.path.join(folder, "error.log")
-        with open(os.path.join(folder, "stderr.log"), "wb") as out:
-            process = subprocess.Popen(
-                [NGINX, "-p", folder, "-e", error_log, "-c", conf, "-g", "daemon off;"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-            )
-        proxy = Proxy(folder, http_port, https_port)
-
-        def log():
-            return _read(os.path.join(folder, "stderr.log")) + proxy.error_log()
-
-        wait_listening(process, http_port, "nginx", log)
-        wait_listening(process, https_port, "nginx", log)
-        yield proxy
+        http = SERVERS.format(dir=folder, http_port=http_port, https_port=https_port, location=location)
+        with nginx_process(folder, http, [http_port, https_port], connections=128):
+            yield Proxy(folder, http_port, https_port)
     finally:
-        if process is not None:
-            stop(process, signal.SIGQUIT)
         shutil.rmtree(folder, ignore_errors=True)
 
 
