@@ -17,13 +17,9 @@ make such directories.
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import tempfile
-import time
 
-from . import process
+from .server import Server, free_port, public_tempdir  # noqa: F401 (free_port: for importers)
 
 APACHE_BIN = "/usr/sbin/apache2"
 MODULES_DIR = "/usr/lib/apache2/modules"
@@ -92,13 +88,6 @@ MaxSpareThreads 32""",
 BASE_MODULES = ("authz_core", "authn_core", "alias", "mime", "env", "rewrite", "dir")
 
 
-def public_tempdir(prefix="wsgicgi-"):
-    """A new directory under /tmp that www-data can read and enter (mode 755)."""
-    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
-    os.chmod(path, 0o755)
-    return path
-
-
 def stage_wsgicgi(dest=None):
     """Copy this checkout's ``wsgicgi`` package into a world-readable folder.
 
@@ -129,13 +118,6 @@ def write_script(path, text, mode=0o755):
     return path
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def available():
     """True when the apache2 binary and the modules this harness needs exist."""
     return os.access(APACHE_BIN, os.X_OK) and os.path.exists(os.path.join(MODULES_DIR, "mod_cgid.so"))
@@ -145,7 +127,7 @@ class ApacheError(RuntimeError):
     """httpd failed to start; the message holds the tail of its error log."""
 
 
-class Apache:
+class Apache(Server):
     """A private httpd serving ``cgi_bin_dir`` at ``/cgi-bin/``.
 
     module: ``"cgid"`` (mpm_event + mod_cgid, Debian's default) or ``"cgi"``
@@ -154,41 +136,27 @@ class Apache:
     ``docroot`` defaults to an empty folder.
     """
 
+    name = "httpd"
+    error = ApacheError
+    root_prefix = "wsgicgi-httpd-"
+    logs = ("error.log", "stderr.log")  # script stderr lands in error.log
+    # SIGTERM to the parent: it stops its children and exits (httpd -k stop).
+
     def __init__(self, cgi_bin_dir, *, module="cgid", extra_conf="", env=None, docroot=None, start_timeout=15.0):
         if module not in MPM:
             raise ValueError("module must be 'cgi' or 'cgid', not %r" % (module,))
+        super().__init__(start_timeout)
         self.cgi_bin_dir = os.path.abspath(cgi_bin_dir)
         self.module = module
         self.extra_conf = extra_conf
         self.env = dict(env or {})
         self.docroot = docroot
-        self.start_timeout = start_timeout
-        self.root = None
-        self.port = None
-        self.proc = None
 
-    # -- lifecycle ---------------------------------------------------------
-
-    def start(self):
-        """Start httpd in the foreground of a child process; return its port."""
-        if self.proc is not None:
-            raise RuntimeError("already started")
-        self.root = public_tempdir("wsgicgi-httpd-")
+    def _prepare(self):
         if self.docroot is None:
             self.docroot = os.path.join(self.root, "htdocs")
             os.mkdir(self.docroot)
             os.chmod(self.docroot, 0o755)
-        last = None
-        for _ in range(3):  # the free port may be taken between probe and bind
-            self.port = free_port()
-            try:
-                self._launch()
-                return self.port
-            except ApacheError as exc:
-                last = exc
-                if "Address already in use" not in str(exc):
-                    break
-        raise last
 
     def _launch(self):
         conf = os.path.join(self.root, "httpd.conf")
@@ -196,60 +164,12 @@ class Apache:
             f.write(self.config())
         for name in ("error.log", "access.log"):
             open(os.path.join(self.root, name), "w").close()
-        check = subprocess.run(
-            [APACHE_BIN, "-t", "-f", conf], env=self._server_env(),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30,
+        self._run(
+            [APACHE_BIN, "-t", "-f", conf], [APACHE_BIN, "-f", conf, "-DFOREGROUND"],
+            env=self._server_env(), stdout=subprocess.DEVNULL,
         )
-        if check.returncode:
-            raise ApacheError("httpd config test failed:\n" + check.stdout.decode("utf-8", "replace"))
-        with open(os.path.join(self.root, "stderr.log"), "wb") as stderr:
-            self.proc = subprocess.Popen(
-                [APACHE_BIN, "-f", conf, "-DFOREGROUND"], env=self._server_env(),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-                start_new_session=True,  # its own process group: stop() can kill every child
-            )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.proc = None
-                raise ApacheError("httpd exited at start:\n" + self._log_tail())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise ApacheError("httpd not listening after %.0fs:\n%s" % (self.start_timeout, self._log_tail()))
-
-    def stop(self, timeout=10.0):
-        """Stop httpd and its children and wait for them; safe to call twice."""
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            # SIGTERM to the parent: it stops its children and exits (httpd -k stop).
-            process.stop(proc, signal.SIGTERM, timeout)
-
-    def cleanup(self):
-        """Stop, then remove the server's temporary directory."""
-        self.stop()
-        if self.root:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
 
     # -- helpers -----------------------------------------------------------
-
-    def url(self, path="/"):
-        """``http://127.0.0.1:PORT`` + ``path`` (already percent-encoded)."""
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def error_log(self):
-        """The text of the error log so far (script stderr lands here)."""
-        return self._read("error.log") + self._read("stderr.log")
 
     def access_log(self):
         return self._read("access.log")
@@ -271,13 +191,6 @@ class Apache:
 
     def _server_env(self):
         return {"PATH": CGI_PATH, "LANG": "C"}
-
-    def _read(self, name):
-        try:
-            with open(os.path.join(self.root, name), "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except (OSError, TypeError):
-            return ""
 
     def _log_tail(self, lines=40):
         return "\n".join(self.error_log().splitlines()[-lines:])
