@@ -12,6 +12,8 @@ import subprocess
 import threading
 import time
 
+from harness import process
+
 from .common import MB, log
 
 
@@ -75,22 +77,8 @@ class ProcessServer:
 
     def stop(self):
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+        if proc is not None:
+            process.stop(proc, signal.SIGTERM, 10, group=True)
 
 
 class ApacheServer:
