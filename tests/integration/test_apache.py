@@ -6,18 +6,16 @@ site (see conftest.py) holds ``cgi-bin/app.cgi``, which is exactly
 """
 
 import hashlib
-import http.client
 import json
 import os
-import socket
 import sys
-import time
 
 import pytest
 
 APPS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "apps")
 sys.path.insert(0, APPS)
 import probe  # noqa: E402
+from http_util import latin1, raw_head, request, wait_for_log  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -25,38 +23,11 @@ AUTH = "Basic dXNlcjpwYXNzd29yZA=="  # user:password
 MB20 = 20 * 1024 * 1024
 
 
-def request(httpd, method, path, body=None, headers=None, timeout=60):
-    """One HTTP request; returns (status, headers dict with lower-case names, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", httpd.port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    finally:
-        conn.close()
-
-
 def probe_env(httpd, path, **kwargs):
-    status, headers, body = request(httpd, kwargs.pop("method", "GET"), path, **kwargs)
+    status, headers, body = request(httpd.port, kwargs.pop("method", "GET"), path, **kwargs)
     assert status == 200, (status, body[:500], httpd.error_log()[-2000:])
     assert headers["x-probe"] == "yes"
     return json.loads(body)
-
-
-def latin1(text):
-    """The PEP 3333 form of a UTF-8 string: its bytes as latin-1."""
-    return text.encode("utf-8").decode("latin-1")
-
-
-def wait_for_log(httpd, *needles, timeout=10):
-    """The error log once it contains every needle (script stderr may lag a little)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        log = httpd.error_log()
-        if all(n in log for n in needles) or time.monotonic() > deadline:
-            return log
-        time.sleep(0.05)
 
 
 def test_get(apache):
@@ -111,30 +82,22 @@ def test_post_body(apache):
 
 def test_post_binary_echo(apache):
     body = bytes(range(256)) * 100 + b"\r\n\r\n\x00end"
-    status, headers, data = request(apache, "POST", "/cgi-bin/app.cgi/echo", body=body)
+    status, headers, data = request(apache.port, "POST", "/cgi-bin/app.cgi/echo", body=body)
     assert status == 200
     assert data == body
 
 
 def test_head_sends_no_body(apache):
     # A raw socket: the test sees exactly what went over the wire.
-    with socket.create_connection(("127.0.0.1", apache.port), timeout=30) as s:
-        s.sendall(b"HEAD /cgi-bin/app.cgi/env HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        raw = b""
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            raw += data
-    head, sep, rest = raw.partition(b"\r\n\r\n")
-    assert sep and head.startswith(b"HTTP/1.1 200 "), raw[:300]
+    head, rest = raw_head(apache.port, "/cgi-bin/app.cgi/env")
+    assert head.startswith(b"HTTP/1.1 200 "), head[:300]
     assert b"\r\nX-Probe: yes" in head
     assert b"application/json" in head
     assert rest == b""
 
 
 def test_app_error_is_500_with_traceback_only_in_log(apache):
-    status, headers, body = request(apache, "GET", "/cgi-bin/app.cgi/error")
+    status, headers, body = request(apache.port, "GET", "/cgi-bin/app.cgi/error")
     assert status == 500
     assert b"Internal Server Error" in body
     assert b"marker-7f3a" not in body and b"Traceback" not in body and b"probe.py" not in body
@@ -157,16 +120,16 @@ def test_authorization_withheld_without_cgipassauth(apache):
 
 def test_upload_20mb(apache):
     body = os.urandom(MB20)
-    status, _, data = request(apache, "POST", "/cgi-bin/app.cgi/hash", body=body)
+    status, _, data = request(apache.port, "POST", "/cgi-bin/app.cgi/hash", body=body)
     assert status == 200
     assert json.loads(data) == {"length": MB20, "sha256": hashlib.sha256(body).hexdigest()}
-    status, headers, data = request(apache, "POST", "/cgi-bin/app.cgi/echo", body=body)
+    status, headers, data = request(apache.port, "POST", "/cgi-bin/app.cgi/echo", body=body)
     assert status == 200
     assert len(data) == MB20 and data == body
 
 
 def test_download_20mb(apache):
-    status, headers, data = request(apache, "GET", "/cgi-bin/app.cgi/download?n=%d" % (MB20 + 7))
+    status, headers, data = request(apache.port, "GET", "/cgi-bin/app.cgi/download?n=%d" % (MB20 + 7))
     assert status == 200
     # (Apache may re-frame a streamed body as chunked and drop Content-Length.)
     assert len(data) == MB20 + 7
@@ -174,7 +137,7 @@ def test_download_20mb(apache):
 
 
 def test_load_failure_is_500_with_reason_in_log(apache):
-    status, _, body = request(apache, "GET", "/cgi-bin/bad.cgi/x")
+    status, _, body = request(apache.port, "GET", "/cgi-bin/bad.cgi/x")
     assert status == 500
     assert b"no_such_module_x9" not in body
     log = wait_for_log(apache, "no_such_module_x9")

@@ -44,6 +44,7 @@ if HERE not in sys.path:
 from scripts.harness import apache as harness  # noqa: E402
 
 import fastcgi_app  # noqa: E402
+from http_util import latin1, raw_head, request, wait_for_log  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -108,18 +109,6 @@ def readme_proxy_command(sock):
 # -- HTTP helpers -----------------------------------------------------------------
 
 
-def request(port, method, path, body=None, headers=None, timeout=120):
-    """One HTTP request; (status, headers with lower-case names, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    finally:
-        conn.close()
-
-
 def env_of(server, path, **kwargs):
     status, headers, body = request(server.port, kwargs.pop("method", "GET"), path, **kwargs)
     assert status == 200, (status, body[:500], server.error_log()[-3000:])
@@ -131,35 +120,6 @@ def pid_of(server, path):
     status, _, body = request(server.port, "GET", path)
     assert status == 200, (status, body[:500], server.error_log()[-3000:])
     return int(body)
-
-
-def raw_head(port, path):
-    """HEAD over a raw socket: (head bytes, whatever came after the blank line)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-        s.sendall(b"HEAD " + path.encode("ascii") + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        raw = b""
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            raw += data
-    head, sep, rest = raw.partition(b"\r\n\r\n")
-    assert sep, raw[:500]
-    return head, rest
-
-
-def latin1(text):
-    """The PEP 3333 form of a UTF-8 string: its bytes as latin-1."""
-    return text.encode("utf-8").decode("latin-1")
-
-
-def wait_for_log(server, *needles, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        log = server.error_log()
-        if all(n in log for n in needles) or time.monotonic() > deadline:
-            return log
-        time.sleep(0.1)
 
 
 def processes_running(needle):
