@@ -194,7 +194,7 @@ class Connection:
     def __init__(self, sock, server):
         self.sock = sock
         self.server = server
-        self.reader = fcgi.RecordReader(sock.recv)
+        self.reader = fcgi.RecordReader(recv_into=sock.recv_into)
         self.request_id = 0
         self.stdin_done = True
         self.gone = None  # why the connection cannot be written to any more
