@@ -1287,3 +1287,37 @@ def test_no_fd_or_thread_leak(threads, appdir, sockdir, procs):
     except AssertionError:
         raise AssertionError("baseline %r, now %r; fds %r" % (base, _counts(proc.pid), os.listdir("/proc/%d/fd" % proc.pid)))
     assert proc.alive()
+
+
+SLOW_IMPORT_APP = """\
+import time
+time.sleep(30)
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"loaded"]
+"""
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=["TERM", "INT"])
+@pytest.mark.parametrize("form", ["fcgi", "one-line"])
+def test_stop_signal_while_the_app_imports_exits_0(signum, form, appdir, sockdir, procs):
+    # A process manager may stop a process whose app is still being
+    # imported: exit 0 at once, never killed by the signal, socket removed.
+    (appdir / "slowimport.py").write_text(SLOW_IMPORT_APP)
+    path = os.path.join(sockdir, "slow.sock")
+    if form == "fcgi":
+        proc = Proc(fcgi_cmd("slowimport:app", "--bind", "unix:" + path), appdir)
+    else:
+        listener, _ = unix_listener(sockdir, "slow.sock")
+        proc = Proc([PY, "-m", "wsgicgi", "slowimport:app"], appdir, stdin=listener.fileno())
+        listener.close()
+    procs.append(proc)
+    wait_for(lambda: os.path.exists(path), what="the socket")
+    time.sleep(0.5)  # inside the import's sleep by now
+    code, elapsed = _timed_exit(proc, signum)
+    assert code == 0, proc.log()
+    assert elapsed < 5, elapsed
+    if form == "fcgi":
+        assert not os.path.exists(path)
+    assert "Traceback" not in proc.log()

@@ -67,13 +67,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if (args.app is None) == (args.cgi_dir is None):
         parser.error("give an APP or --cgi-dir DIR (one of them)")
+    from . import fcgiserver
+
+    fcgiserver.exit_on_stop_signals()
     try:
         listener, cleanup = open_listener(args.bind, args.socket_mode, args.socket_group)
     except (ListenError, OSError) as exc:
         sys.stderr.write("wsgicgi fcgi: %s\n" % (exc,))
         return 2
-    from . import fcgiserver
-
     try:
         if args.cgi_dir is not None:
             if not os.path.isdir(args.cgi_dir):

@@ -763,6 +763,21 @@ def _unloadable(environ, start_response):
     return [body]
 
 
+def exit_on_stop_signals():
+    """Until the server loop takes over: SIGTERM or SIGINT (a process
+    manager stopping a process whose app is still being imported) ends the
+    process with status 0, through ``finally`` blocks (a --bind unix:
+    socket file is removed), not killed by the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+
+
 def load(app_spec):
     """The WSGI application ``app_spec`` names, loaded once for the
     process; when it cannot be loaded, the reason is logged once and every
@@ -812,5 +827,6 @@ def serve_stdin(app):
 def serve_spec(app_spec):
     """The one-line script started by a FastCGI process manager: load APP
     once, then serve the listening socket on fd 0."""
+    exit_on_stop_signals()
     listener = socket.socket(fileno=0)
     return serve(load(app_spec), listener)
