@@ -950,8 +950,11 @@ def _cgi_env(script, url, path_info, config):
 
 
 def _split_response(data):
-    """(status line, [(name, value)], body) of a CGI response, or None when
-    there is no complete header block."""
+    """(status, [(name, value)], body) of a CGI response, read by the
+    adapter's own parser (``cgihead``); None when there is no complete,
+    valid header block."""
+    from .cgihead import CGIResponseError, parse_cgi_headers
+
     for sep in (b"\r\n\r\n", b"\n\n"):
         idx = data.find(sep)
         if idx != -1:
@@ -959,17 +962,10 @@ def _split_response(data):
             break
     else:
         return None
-    headers = []
-    status = None
-    for line in head.decode("latin-1").splitlines():
-        name, colon, value = line.partition(":")
-        if not colon:
-            return None
-        value = value.strip()
-        if name.lower() == "status":
-            status = value
-        else:
-            headers.append((name, value))
+    try:
+        status, headers = parse_cgi_headers(head)
+    except CGIResponseError:
+        return None
     if status is None:
         status = "302 Found" if any(n.lower() == "location" for n, _ in headers) else "200 OK"
     return status, headers, body

@@ -8,7 +8,7 @@ import traceback
 
 from .cgihead import status_line
 
-__all__ = ["format_exception", "error_response", "app_failed", "client_gone"]
+__all__ = ["format_exception", "error_response", "app_failed", "client_gone", "bad_request"]
 
 
 def format_exception(exc_info, heading):
@@ -67,3 +67,13 @@ def client_gone(response, out, default_stdout):
             os.close(devnull)
         except (OSError, ValueError):
             pass
+
+
+def bad_request(response, exc, default_stdout):
+    """Answer 400 for meta-variables that cannot be served; log why."""
+    response.log("wsgicgi: 400 Bad Request: %s" % exc)
+    try:
+        response.out.write(error_response(400, head=response.head))
+        response.out.flush()
+    except BrokenPipeError:
+        client_gone(response, response.out, default_stdout)

@@ -401,6 +401,8 @@ def run(app, *, environ=None, stdin=None, stdout=None, stderr=None):
     try:
         variables = _read_cgi_variables(environ)
     except BadRequest as exc:
+        from .errors import bad_request
+
         bad_request(response, exc, default_stdout)
         return
     serve_request(app, variables, stdin, response, capture_print=default_stdout)
@@ -427,6 +429,8 @@ def serve_request(app, variables, stdin, response, *, capture_print=False, **ser
     try:
         env = build_environ(variables, stdin, errors, **server)
     except BadRequest as exc:
+        from .errors import bad_request
+
         bad_request(response, exc, capture_print)
         return
     body = env["wsgi.input"]  # middleware may replace the environ's
@@ -461,18 +465,6 @@ def serve_request(app, variables, stdin, response, *, capture_print=False, **ser
         body.drain()
     except (OSError, ValueError):
         pass
-
-
-def bad_request(response, exc, default_stdout):
-    """Answer 400 for meta-variables that cannot be served; log why."""
-    from .errors import client_gone, error_response
-
-    response.log("wsgicgi: 400 Bad Request: %s" % exc)
-    try:
-        response.out.write(error_response(400, head=response.head))
-        response.out.flush()
-    except BrokenPipeError:
-        client_gone(response, response.out, default_stdout)
 
 
 def listening_on_stdin():
