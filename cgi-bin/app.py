@@ -1,3 +1,5 @@
 #!/usr/bin/env python3
 from wsgicgi import run
-from wsgi_app import app; run(app)
+from wsgi_app import app
+
+run(app)

@@ -17,7 +17,10 @@ def app(environ, start_response):
     if path == "/echo":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length)
-        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))],
+        )
         return [body]
     if path == "/form" and method == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -26,7 +29,10 @@ def app(environ, start_response):
         # A relative Location is fine in HTTP/1.1 (RFC 9110 §10.2.2).
         start_response(
             "303 See Other",
-            [("Location", _script_url(environ) + "/"), ("Set-Cookie", "name=%s; Path=/; HttpOnly" % quote(name))],
+            [
+                ("Location", _script_url(environ) + "/"),
+                ("Set-Cookie", "name=%s; Path=/; HttpOnly" % quote(name)),
+            ],
         )
         return [b""]
     if path != "/":
@@ -54,7 +60,14 @@ def _home(environ, start_response):
     rows = "".join(
         "<tr><th>%s</th><td><code>%s</code></td></tr>"
         % (key, html.escape(environ.get(key, "").encode("latin-1").decode("utf-8", "replace")))
-        for key in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_SOFTWARE", "wsgi.url_scheme")
+        for key in (
+            "REQUEST_METHOD",
+            "SCRIPT_NAME",
+            "PATH_INFO",
+            "QUERY_STRING",
+            "SERVER_SOFTWARE",
+            "wsgi.url_scheme",
+        )
     )
     page = """<!doctype html>
 <html><head><meta charset="utf-8"><title>wsgicgi example app</title></head>
@@ -71,7 +84,9 @@ def _home(environ, start_response):
         html.escape(_script_url(environ)),
     )
     data = page.encode("utf-8")
-    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data)))])
+    start_response(
+        "200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data)))]
+    )
     return [data]
 
 

@@ -10,7 +10,7 @@ class CGIOutput:
         assert sep, "no blank line after the CGI header block: %r" % raw[:200]
         lines = head.decode("latin-1").split("\r\n")
         assert lines[0].startswith("Status: "), "first line is not a Status header: %r" % lines[0]
-        self.status = lines[0][len("Status: "):]
+        self.status = lines[0][len("Status: ") :]
         self.code = int(self.status[:3])
         self.headers = []
         for line in lines[1:]:

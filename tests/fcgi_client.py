@@ -5,7 +5,19 @@ one by one."""
 import socket
 import struct
 
-BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR, DATA, GET_VALUES, GET_VALUES_RESULT, UNKNOWN_TYPE = range(1, 12)
+(
+    BEGIN,
+    ABORT,
+    END,
+    PARAMS,
+    STDIN,
+    STDOUT,
+    STDERR,
+    DATA,
+    GET_VALUES,
+    GET_VALUES_RESULT,
+    UNKNOWN_TYPE,
+) = range(1, 12)
 
 
 def rec(rtype, rid, content=b"", version=1, padding=None):
@@ -17,7 +29,9 @@ def nv(pairs):
     out = b""
     for name, value in pairs:
         for item in (name, value):
-            out += bytes([len(item)]) if len(item) < 128 else struct.pack(">I", len(item) | 0x80000000)
+            out += (
+                bytes([len(item)]) if len(item) < 128 else struct.pack(">I", len(item) | 0x80000000)
+            )
         out += name + value
     return out
 
@@ -27,7 +41,13 @@ def begin(rid=1, role=1, keep=False):
 
 
 def params(rid, env):
-    pairs = [(k.encode("latin-1") if isinstance(k, str) else k, v.encode("latin-1") if isinstance(v, str) else v) for k, v in env.items()]
+    pairs = [
+        (
+            k.encode("latin-1") if isinstance(k, str) else k,
+            v.encode("latin-1") if isinstance(v, str) else v,
+        )
+        for k, v in env.items()
+    ]
     data = nv(pairs)
     out = b""
     for i in range(0, len(data), 65535):
@@ -125,7 +145,9 @@ def read_response(reader, rid=1):
     while True:
         r = reader.record()
         if r is None:
-            raise AssertionError("connection closed before END_REQUEST; got %r" % (result.records[-5:],))
+            raise AssertionError(
+                "connection closed before END_REQUEST; got %r" % (result.records[-5:],)
+            )
         result.records.append(r)
         rtype, got_id, content = r
         if got_id != rid:

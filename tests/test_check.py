@@ -30,14 +30,27 @@ def app(environ, start_response):
 
 SHEBANGS = [
     # (first line, program, args, error needle or None)
-    (b"#!/usr/bin/env -S python3 -m wsgicgi myapp:app\n", "python3", ["-m", "wsgicgi", "myapp:app"], None),
-    (b"#!/usr/bin/env -S /home/u/venv/bin/python -m wsgicgi myapp:app\n", "/home/u/venv/bin/python",
-     ["-m", "wsgicgi", "myapp:app"], None),
+    (
+        b"#!/usr/bin/env -S python3 -m wsgicgi myapp:app\n",
+        "python3",
+        ["-m", "wsgicgi", "myapp:app"],
+        None,
+    ),
+    (
+        b"#!/usr/bin/env -S /home/u/venv/bin/python -m wsgicgi myapp:app\n",
+        "/home/u/venv/bin/python",
+        ["-m", "wsgicgi", "myapp:app"],
+        None,
+    ),
     (b"#!/usr/bin/python3\nfrom wsgicgi import run\n", "/usr/bin/python3", [], None),
     (b"#! /usr/bin/python3 -u \n", "/usr/bin/python3", ["-u"], None),
     (b"#!/usr/bin/env python3\n", "python3", [], None),
-    (b"#!/home/u/venv/bin/python -m wsgicgi myapp:app\n", "/home/u/venv/bin/python", ["-m wsgicgi myapp:app"],
-     "two-argument shebang"),
+    (
+        b"#!/home/u/venv/bin/python -m wsgicgi myapp:app\n",
+        "/home/u/venv/bin/python",
+        ["-m wsgicgi myapp:app"],
+        "two-argument shebang",
+    ),
     (b"#!/usr/bin/env python3 -m wsgicgi myapp:app\n", "python3", [], "without -S"),
     (b"#!/usr/bin/python3\r\nimport x\r\n", None, [], "ends in CR"),
     (b"#!/usr/bin/env python3\r\n", None, [], "ends in CR"),
@@ -73,24 +86,29 @@ def test_crlf_under_env_split_is_only_a_warning():
 
 def test_two_argument_trap_names_the_fix():
     sb = parse_shebang(b"#!/home/u/venv/bin/python -m wsgicgi myapp:app\n")
-    (what, fix), = sb.errors
+    ((what, fix),) = sb.errors
     assert "ONE argument" in what and "module named ' wsgicgi myapp:app'" in what
     assert fix == "#!/usr/bin/env -S /home/u/venv/bin/python -m wsgicgi myapp:app"
 
 
 def test_long_shebang_warns_about_old_kernels():
-    sb = parse_shebang(b"#!/usr/bin/env -S /home/" + b"u" * 120 + b"/venv/bin/python -m wsgicgi a:b\n")
+    sb = parse_shebang(
+        b"#!/usr/bin/env -S /home/" + b"u" * 120 + b"/venv/bin/python -m wsgicgi a:b\n"
+    )
     assert not sb.errors
     assert any("before Linux 5.1" in what for what, _ in sb.warnings)
 
 
-@pytest.mark.parametrize("args, spec", [
-    (["-m", "wsgicgi", "myapp:app"], "myapp:app"),
-    (["-I", "-m", "wsgicgi", "pkg.mod:make()"], "pkg.mod:make()"),
-    (["-m", "wsgicgi"], ""),
-    (["-m", "other", "x"], None),
-    ([], None),
-])
+@pytest.mark.parametrize(
+    "args, spec",
+    [
+        (["-m", "wsgicgi", "myapp:app"], "myapp:app"),
+        (["-I", "-m", "wsgicgi", "pkg.mod:make()"], "pkg.mod:make()"),
+        (["-m", "wsgicgi"], ""),
+        (["-m", "other", "x"], None),
+        ([], None),
+    ],
+)
 def test_app_spec_of(args, spec):
     sb = check.Shebang()
     sb.args = args
@@ -104,9 +122,18 @@ def test_suexec_dash_v_is_read():
         ' -D AP_LOG_EXEC="/var/log/httpd/suexec.log"\n -D AP_SAFE_PATH="/usr/bin:/bin"\n'
         ' -D AP_UID_MIN=500\n -D AP_USERDIR_SUFFIX="www"\n'
     )
-    assert (config.docroot, config.userdir, config.uid_min, config.gid_min) == ("/srv/www", "www", 500, 500)
+    assert (config.docroot, config.userdir, config.uid_min, config.gid_min) == (
+        "/srv/www",
+        "www",
+        500,
+        500,
+    )
     assert (config.safe_path, config.httpd_user, config.log, config.known) == (
-        "/usr/bin:/bin", "apache", "/var/log/httpd/suexec.log", True)
+        "/usr/bin:/bin",
+        "apache",
+        "/var/log/httpd/suexec.log",
+        True,
+    )
 
 
 def test_which_uses_the_given_path_only(tmp_path):
@@ -118,13 +145,16 @@ def test_which_uses_the_given_path_only(tmp_path):
     assert check.which("/abs/x", "") == "/abs/x"
 
 
-@pytest.mark.parametrize("data, status", [
-    (b"Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnope", "404 Not Found"),
-    (b"Content-Type: text/plain\n\nhi", "200 OK"),
-    (b"Location: /x\r\n\r\n", "302 Found"),
-    (b"no header at all", None),
-    (b"", None),
-])
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        (b"Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnope", "404 Not Found"),
+        (b"Content-Type: text/plain\n\nhi", "200 OK"),
+        (b"Location: /x\r\n\r\n", "302 Found"),
+        (b"no header at all", None),
+        (b"", None),
+    ],
+)
 def test_split_response(data, status):
     parsed = check._split_response(data)
     assert (parsed[0] if parsed else None) == status
@@ -181,7 +211,9 @@ def test_good_script_serves(site):
 
 
 def test_two_line_form_serves(site):
-    path = script(site, "two.cgi", "#!%s\nfrom wsgicgi import run\nfrom myapp import app; run(app)\n" % PY)
+    path = script(
+        site, "two.cgi", "#!%s\nfrom wsgicgi import run\nfrom myapp import app; run(app)\n" % PY
+    )
     problems, report = run_check(path)
     assert problems == 0, report
     assert "answers 200 OK" in report
@@ -229,7 +261,9 @@ def test_not_executable(site):
 
 
 def test_interpreter_missing(site):
-    path = script(site, "app.cgi", "#!/usr/bin/env -S /nonexistent/venv/bin/python -m wsgicgi myapp:app\n")
+    path = script(
+        site, "app.cgi", "#!/usr/bin/env -S /nonexistent/venv/bin/python -m wsgicgi myapp:app\n"
+    )
     problems, report = run_check(path)
     assert problems == 1, report
     assert "/nonexistent/venv/bin/python does not exist" in fails(report)[0]
@@ -239,20 +273,27 @@ def test_relative_program_not_on_safe_path(site):
     path = script(site, "app.cgi", "#!/usr/bin/env -S python-nowhere-x9 -m wsgicgi myapp:app\n")
     problems, report = run_check(path)
     assert problems == 1
-    assert "python-nowhere-x9 is not on the server's PATH (/usr/local/bin:/usr/bin:/bin)" in fails(report)[0]
+    assert (
+        "python-nowhere-x9 is not on the server's PATH (/usr/local/bin:/usr/bin:/bin)"
+        in fails(report)[0]
+    )
 
 
 def test_relative_interpreter_without_env(site):
     path = script(site, "app.cgi", "#!python3 -m wsgicgi myapp:app\n")
-    problems, report = run_check(path)
+    _problems, report = run_check(path)
     assert "is not an absolute path" in report
 
 
 def fake_python(folder, version):
     """An 'interpreter' that describes itself as an old Python."""
-    return script(folder, "python%d.%d" % version[:2], "#!/bin/sh\n"
-                  "printf '{\"version\": [%d, %d, 0], \"executable\": \"%s\", \"cache_tag\": \"x\", "
-                  "\"dont_write_bytecode\": false}'\n" % (version[0], version[1], "/fake"))
+    return script(
+        folder,
+        "python%d.%d" % version[:2],
+        "#!/bin/sh\n"
+        'printf \'{"version": [%d, %d, 0], "executable": "%s", "cache_tag": "x", '
+        '"dont_write_bytecode": false}\'\n' % (version[0], version[1], "/fake"),
+    )
 
 
 def test_old_python(site):
@@ -265,7 +306,7 @@ def test_old_python(site):
 
 def test_interpreter_without_wsgicgi(site):
     # -I: isolated, so the editable install and PYTHONPATH cannot help it.
-    bare = script(site, "python3-bare", "#!/bin/sh\nexec %s -I -S \"$@\"\n" % PY)
+    bare = script(site, "python3-bare", '#!/bin/sh\nexec %s -I -S "$@"\n' % PY)
     path = script(site, "app.cgi", "#!/usr/bin/env -S %s -m wsgicgi myapp:app\n" % bare)
     problems, report = run_check(path)
     assert problems == 1, report
@@ -274,7 +315,7 @@ def test_interpreter_without_wsgicgi(site):
 
 
 def test_env_without_split_support(site):
-    fake_env = script(site, "env", "#!/bin/sh\n[ \"$1\" = -S ] && exit 125\nexec /usr/bin/env \"$@\"\n")
+    fake_env = script(site, "env", '#!/bin/sh\n[ "$1" = -S ] && exit 125\nexec /usr/bin/env "$@"\n')
     path = script(site, "app.cgi", "#!%s -S %s -m wsgicgi myapp:app\n" % (fake_env, PY))
     problems, report = run_check(path)
     assert problems == 1, report
@@ -297,25 +338,27 @@ def suexec_config(**kwargs):
 def test_suexec_rules(site):
     path = script(site, "app.cgi", ONE_LINE % "myapp:app", mode=0o775)
     os.chmod(site, 0o775)
-    problems, report = run_check(path, suexec=True, config=suexec_config())
+    _problems, report = run_check(path, suexec=True, config=suexec_config())
     lines = fails(report)
-    assert any("the folder %s is writable by its group (mode 775)" % site in line and "chmod go-w" in line
-               for line in lines), report
+    assert any(
+        "the folder %s is writable by its group (mode 775)" % site in line and "chmod go-w" in line
+        for line in lines
+    ), report
     assert any("app.cgi is writable by its group (mode 775)" in line for line in lines), report
     assert all(line.startswith("suEXEC: ") for line in lines), report
 
 
 def test_suexec_forbidden_uid(site):
     path = script(site, "app.cgi", ONE_LINE % "myapp:app")
-    config = suexec_config(uid_min=10 ** 7, gid_min=0)
-    problems, report = run_check(path, suexec=True, config=config)
+    config = suexec_config(uid_min=10**7, gid_min=0)
+    _problems, report = run_check(path, suexec=True, config=config)
     assert any("cannot run as forbidden uid" in line for line in fails(report)), report
 
 
 def test_suexec_forbidden_gid(site):
     path = script(site, "app.cgi", ONE_LINE % "myapp:app")
-    config = suexec_config(uid_min=0, gid_min=10 ** 7)
-    problems, report = run_check(path, suexec=True, config=config)
+    config = suexec_config(uid_min=0, gid_min=10**7)
+    _problems, report = run_check(path, suexec=True, config=config)
     if os.stat(path).st_uid == 0:
         # root's scripts are refused for their uid first.
         assert any("forbidden uid" in line for line in fails(report)), report
@@ -325,22 +368,28 @@ def test_suexec_forbidden_gid(site):
 
 def test_suexec_outside_docroot(site):
     path = script(site, "app.cgi", ONE_LINE % "myapp:app")
-    problems, report = run_check(path, suexec=True, config=suexec_config(docroot="/var/www-nowhere"))
-    assert any("is neither in a ~/public_html nor under suEXEC's document root /var/www-nowhere" in line
-               for line in fails(report)), report
+    _problems, report = run_check(
+        path, suexec=True, config=suexec_config(docroot="/var/www-nowhere")
+    )
+    assert any(
+        "is neither in a ~/public_html nor under suEXEC's document root /var/www-nowhere" in line
+        for line in fails(report)
+    ), report
 
 
 def test_suexec_symlink(site):
     real = script(site, "real.cgi", ONE_LINE % "myapp:app")
     link = os.path.join(site, "app.cgi")
     os.symlink(real, link)
-    problems, report = run_check(link, suexec=True, config=suexec_config())
-    assert any("is a symlink" in line and "cannot stat program" in line for line in fails(report)), report
+    _problems, report = run_check(link, suexec=True, config=suexec_config())
+    assert any(
+        "is a symlink" in line and "cannot stat program" in line for line in fails(report)
+    ), report
 
 
 def test_setuid_script(site):
     path = script(site, "app.cgi", ONE_LINE % "myapp:app", mode=0o4755)
-    problems, report = run_check(path)
+    _problems, report = run_check(path)
     if not os.stat(path).st_mode & stat.S_ISUID:
         pytest.skip("this filesystem drops the setuid bit")
     assert any("setuid or setgid" in line for line in fails(report)), report
@@ -350,10 +399,10 @@ def test_bytecode_advice_when_the_cache_cannot_be_written(site):
     path = script(site, "app.cgi", ONE_LINE % "myapp:app")
     # Without suEXEC the server's user (www-data) runs the script: it
     # cannot write a folder of root's (or of this user's) with mode 755.
-    problems, report = run_check(path)
+    _problems, report = run_check(path)
     assert "every request compiles it again" in report and "-m compileall" in report
     subprocess.run([PY, "-m", "compileall", "-q", site], check=True)
-    problems, report = run_check(path)
+    _problems, report = run_check(path)
     assert "__pycache__ is compiled and up to date" in report or "can write" in report
 
 
@@ -383,15 +432,21 @@ def test_missing_file(site):
 
 def cli(*args):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run([PY, "-m", "wsgicgi", "check"] + list(args), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=env, timeout=300)
+    return subprocess.run(
+        [PY, "-m", "wsgicgi", "check", *list(args)],
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_cli_exit_status(site):
     # sh scripts: run as root, the check runs them as www-data, who cannot
     # enter root's pyenv.
     good = script(site, "app.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n")
-    bad = script(site, "bad.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n", mode=0o644)
+    bad = script(
+        site, "bad.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n", mode=0o644
+    )
     done = cli("--no-suexec", good)
     assert done.returncode == 0, done.stdout.decode()
     done = cli("--no-suexec", good, bad)
@@ -409,5 +464,7 @@ def test_cli_usage():
 
 def test_check_is_not_imported_by_the_gateway():
     code = "import sys, wsgicgi.cli, wsgicgi.gateway; print('wsgicgi.check' in sys.modules)"
-    done = subprocess.run([PY, "-c", code], stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=ROOT), timeout=60)
+    done = subprocess.run(
+        [PY, "-c", code], stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=ROOT), timeout=60
+    )
     assert done.stdout.strip() == b"False"

@@ -2,14 +2,12 @@
 
 import os
 import select
-import signal
 import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
-
 from cgi_output import CGIOutput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,7 +94,9 @@ def gateway(args, cwd, env=None, body=b"", timeout=30):
     return proc
 
 
-@pytest.mark.parametrize("spec", ["myapp:app", "myapp:application", "myapp", "myapp.py", "myapp.py:app"])
+@pytest.mark.parametrize(
+    "spec", ["myapp:app", "myapp:application", "myapp", "myapp.py", "myapp.py:app"]
+)
 def test_app_specs(app_dir, spec):
     proc = gateway([spec], app_dir, env=cgi_env(PATH_INFO="/p", QUERY_STRING="a=1"))
     assert proc.returncode == 0, proc.stderr
@@ -104,7 +104,14 @@ def test_app_specs(app_dir, spec):
     assert out.code == 200 and out.body == b"GET|/cgi-bin/app.cgi|/p|a=1|"
 
 
-@pytest.mark.parametrize("spec,body", [("myapp:factory()", b"made"), ("myapp:factory('hi')", b"hi"), ("myapp:factory(greeting='kw')", b"kw")])
+@pytest.mark.parametrize(
+    "spec,body",
+    [
+        ("myapp:factory()", b"made"),
+        ("myapp:factory('hi')", b"hi"),
+        ("myapp:factory(greeting='kw')", b"kw"),
+    ],
+)
 def test_factory_specs(app_dir, spec, body):
     proc = gateway([spec], app_dir)
     assert CGIOutput(proc.stdout).body == body, proc.stderr
@@ -173,13 +180,25 @@ def test_raw_non_utf8_bytes_in_the_environment(app_dir):
     env = {k.encode(): v.encode() for k, v in cgi_env().items()}
     env[b"PATH_INFO"] = b"/caf\xc3\xa9/\xff\xfe"
     env[b"QUERY_STRING"] = b"q=\xe9"
-    proc = subprocess.run([sys.executable, "-m", "wsgicgi", "myapp:app"], cwd=str(app_dir), env=env, capture_output=True, timeout=30)
-    assert CGIOutput(proc.stdout).body == b"GET|/cgi-bin/app.cgi|/caf\xc3\xa9/\xff\xfe|q=\xe9|", proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsgicgi", "myapp:app"],
+        cwd=str(app_dir),
+        env=env,
+        capture_output=True,
+        timeout=30,
+    )
+    assert CGIOutput(proc.stdout).body == b"GET|/cgi-bin/app.cgi|/caf\xc3\xa9/\xff\xfe|q=\xe9|", (
+        proc.stderr
+    )
 
 
 def test_post_body_is_exact_and_bounded_by_content_length(app_dir):
     body = bytes(range(256)) * 4000
-    env = cgi_env(REQUEST_METHOD="POST", CONTENT_LENGTH=str(len(body)), CONTENT_TYPE="application/octet-stream")
+    env = cgi_env(
+        REQUEST_METHOD="POST",
+        CONTENT_LENGTH=str(len(body)),
+        CONTENT_TYPE="application/octet-stream",
+    )
     proc = gateway(["myapp:app"], app_dir, env=env, body=body + b"TRAILING GARBAGE")
     assert CGIOutput(proc.stdout).body == b"POST|/cgi-bin/app.cgi|/||" + body
 
@@ -201,7 +220,14 @@ def test_post_does_not_wait_for_stdin_eof(app_dir):
     # Servers may keep stdin open after the body (RFC 3875 §4.2): the gateway
     # must answer after CONTENT_LENGTH bytes without waiting for EOF.
     env = cgi_env(REQUEST_METHOD="POST", CONTENT_LENGTH="4")
-    proc = subprocess.Popen([sys.executable, "-m", "wsgicgi", "myapp:app"], cwd=str(app_dir), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgicgi", "myapp:app"],
+        cwd=str(app_dir),
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         proc.stdin.write(b"abcd")
         proc.stdin.flush()
@@ -215,18 +241,29 @@ def test_post_does_not_wait_for_stdin_eof(app_dir):
 
 
 def test_bad_content_length_is_400(app_dir):
-    proc = gateway(["myapp:app"], app_dir, env=cgi_env(REQUEST_METHOD="POST", CONTENT_LENGTH="-5"), body=b"x")
+    proc = gateway(
+        ["myapp:app"], app_dir, env=cgi_env(REQUEST_METHOD="POST", CONTENT_LENGTH="-5"), body=b"x"
+    )
     assert CGIOutput(proc.stdout).code == 400 and "CONTENT_LENGTH" in proc.stderr.decode()
 
 
 def test_response_streams_chunk_by_chunk(app_dir, tmp_path):
     go = tmp_path / "go"
-    proc = subprocess.Popen([sys.executable, "-m", "wsgicgi", "myapp:streaming"], cwd=str(app_dir), env=cgi_env(GO_FILE=str(go)), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgicgi", "myapp:streaming"],
+        cwd=str(app_dir),
+        env=cgi_env(GO_FILE=str(go)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         seen = b""
         deadline = time.monotonic() + 20
         while b"first chunk" not in seen:
-            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            ready, _, _ = select.select(
+                [proc.stdout], [], [], max(0.0, deadline - time.monotonic())
+            )
             assert ready, "the first chunk did not arrive before the app finished: no streaming"
             data = os.read(proc.stdout.fileno(), 65536)
             assert data, proc.stderr.read()
@@ -248,7 +285,14 @@ def test_file_wrapper_through_a_real_pipe(app_dir, tmp_path):
 
 
 def test_client_going_away_ends_quietly(app_dir):
-    proc = subprocess.Popen([sys.executable, "-m", "wsgicgi", "myapp:endless"], cwd=str(app_dir), env=cgi_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgicgi", "myapp:endless"],
+        cwd=str(app_dir),
+        env=cgi_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         proc.stdout.read(100_000)
         proc.stdout.close()  # the client (the server's end of the pipe) is gone
@@ -266,15 +310,21 @@ def test_one_line_shebang_script(app_dir):
     script = app_dir / "app.cgi"
     script.write_text("#!/usr/bin/env -S %s -m wsgicgi myapp:app\n" % sys.executable)
     script.chmod(0o755)
-    proc = subprocess.run([str(script)], cwd="/", env=cgi_env(PATH_INFO="/shebang"), capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [str(script)], cwd="/", env=cgi_env(PATH_INFO="/shebang"), capture_output=True, timeout=30
+    )
     assert CGIOutput(proc.stdout).body == b"GET|/cgi-bin/app.cgi|/shebang||", proc.stderr
 
 
 def test_two_line_script(app_dir):
     script = app_dir / "app2.py"
-    script.write_text("#!%s\nfrom wsgicgi import run\nfrom myapp import app; run(app)\n" % sys.executable)
+    script.write_text(
+        "#!%s\nfrom wsgicgi import run\nfrom myapp import app; run(app)\n" % sys.executable
+    )
     script.chmod(0o755)
-    proc = subprocess.run([str(script)], cwd="/", env=cgi_env(PATH_INFO="/two"), capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [str(script)], cwd="/", env=cgi_env(PATH_INFO="/two"), capture_output=True, timeout=30
+    )
     assert CGIOutput(proc.stdout).body == b"GET|/cgi-bin/app.cgi|/two||", proc.stderr
 
 
@@ -299,5 +349,10 @@ def test_gateway_imports_nothing_heavy(tmp_path):
         print(sorted(heavy & (set(sys.modules) - before)))
         """
     )
-    proc = subprocess.run([sys.executable, "-S", "-c", code], env={"PYTHONPATH": ROOT}, capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        env={"PYTHONPATH": ROOT},
+        capture_output=True,
+        timeout=30,
+    )
     assert proc.stdout.strip() == b"[]", proc.stderr

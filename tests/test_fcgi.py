@@ -17,12 +17,13 @@ import sys
 import threading
 import time
 
-import pytest
-
 import fcgi_client as fc
+import pytest
 from hostile_cases import APP_CASES, REQUEST_CASES
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts fds and threads in /proc")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="counts fds and threads in /proc"
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -65,8 +66,13 @@ class FcgiServer:
             env.update(self.env)
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
-                    [sys.executable, "-m", "wsgicgi", "fcgi", APP, "--bind", bind] + self.args,
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.tmp, env=env, start_new_session=True,
+                    [sys.executable, "-m", "wsgicgi", "fcgi", APP, "--bind", bind, *self.args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    cwd=self.tmp,
+                    env=env,
+                    start_new_session=True,
                 )
             if self._wait_listening():
                 # One request, so that lazy imports and the first accept's
@@ -166,14 +172,18 @@ def unix_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tcp_server(tmp_path_factory):
-    server = FcgiServer(tmp_path_factory.mktemp("fcgi-tcp"), kind="tcp", args=["--threads", "4"]).start()
+    server = FcgiServer(
+        tmp_path_factory.mktemp("fcgi-tcp"), kind="tcp", args=["--threads", "4"]
+    ).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def timeout_server(tmp_path_factory):
-    server = FcgiServer(tmp_path_factory.mktemp("fcgi-timeout"), args=["--read-timeout", "1"]).start()
+    server = FcgiServer(
+        tmp_path_factory.mktemp("fcgi-timeout"), args=["--read-timeout", "1"]
+    ).start()
     yield server
     server.stop()
 
@@ -213,7 +223,11 @@ MALFORMED = [
     ("garbage-binary", bytes(range(255, 0, -1)) * 4, "version 255"),
     ("bad-version-0", rec(fc.BEGIN, 1, struct.pack(">HB5x", 1, 0), version=0), "version 0"),
     ("bad-version-2", rec(fc.BEGIN, 1, struct.pack(">HB5x", 1, 0), version=2), "version 2"),
-    ("bad-version-mid-request", fc.begin(1) + rec(fc.PARAMS, 1, b"\x01\x01AB", version=9), "version 9"),
+    (
+        "bad-version-mid-request",
+        fc.begin(1) + rec(fc.PARAMS, 1, b"\x01\x01AB", version=9),
+        "version 9",
+    ),
     ("bad-version-in-stdin", BEGIN_AND_PARAMS + rec(fc.STDIN, 1, b"hi", version=3), None),
     ("truncated-header", fc.begin(1)[:5], "inside a record"),
     ("truncated-content", fc.begin(1) + PARAMS_RECORD[:20], "inside a record"),
@@ -221,13 +235,37 @@ MALFORMED = [
     ("truncated-stdin-record", BEGIN_AND_PARAMS + rec(fc.STDIN, 1, b"hello!!!")[:12], None),
     ("eof-between-records-in-a-request", BEGIN_AND_PARAMS + rec(fc.STDIN, 1, b"h"), None),
     # The app does not read the body; the EOF is seen when its response goes out.
-    ("eof-after-params-body-unread", fc.begin(1) + fc.params(1, dict(fc.BASE, PATH_INFO="/env")), "connection lost inside request 1"),
+    (
+        "eof-after-params-body-unread",
+        fc.begin(1) + fc.params(1, dict(fc.BASE, PATH_INFO="/env")),
+        "connection lost inside request 1",
+    ),
     ("begin-body-too-short", rec(fc.BEGIN, 1, b"\x00\x01\x00"), "BEGIN_REQUEST body of 3 bytes"),
-    ("pair-runs-past-its-block", fc.begin(1) + rec(fc.PARAMS, 1, b"\x05\x64ABCDEvalue") + rec(fc.PARAMS, 1), "past its block"),
-    ("pair-4-byte-length-cut", fc.begin(1) + rec(fc.PARAMS, 1, b"\x01\x80\x00") + rec(fc.PARAMS, 1), "truncated"),
-    ("pair-name-length-only", fc.begin(1) + rec(fc.PARAMS, 1, b"\x01") + rec(fc.PARAMS, 1), "truncated"),
-    ("pair-length-2-gib", fc.begin(1) + rec(fc.PARAMS, 1, b"\xff\xff\xff\xff\x01AB") + rec(fc.PARAMS, 1), "past its block"),
-    ("stdin-before-params-end", fc.begin(1) + PARAMS_RECORD + rec(fc.STDIN, 1, b"x"), "STDIN before the end of PARAMS"),
+    (
+        "pair-runs-past-its-block",
+        fc.begin(1) + rec(fc.PARAMS, 1, b"\x05\x64ABCDEvalue") + rec(fc.PARAMS, 1),
+        "past its block",
+    ),
+    (
+        "pair-4-byte-length-cut",
+        fc.begin(1) + rec(fc.PARAMS, 1, b"\x01\x80\x00") + rec(fc.PARAMS, 1),
+        "truncated",
+    ),
+    (
+        "pair-name-length-only",
+        fc.begin(1) + rec(fc.PARAMS, 1, b"\x01") + rec(fc.PARAMS, 1),
+        "truncated",
+    ),
+    (
+        "pair-length-2-gib",
+        fc.begin(1) + rec(fc.PARAMS, 1, b"\xff\xff\xff\xff\x01AB") + rec(fc.PARAMS, 1),
+        "past its block",
+    ),
+    (
+        "stdin-before-params-end",
+        fc.begin(1) + PARAMS_RECORD + rec(fc.STDIN, 1, b"x"),
+        "STDIN before the end of PARAMS",
+    ),
     ("get-values-malformed", rec(fc.GET_VALUES, 0, b"\x0e\x80"), "truncated"),
 ]
 
@@ -260,7 +298,11 @@ def test_params_over_1_mib_close_the_connection(server):
     mark = server.mark()
     big = fc.nv([(b"HTTP_X_BIG", b"x" * (MB + 100))])
     with fc.connect(server.address) as sock:
-        fc.send_quietly(sock, fc.begin(1) + b"".join(rec(fc.PARAMS, 1, big[i : i + 65528]) for i in range(0, len(big), 65528)))
+        fc.send_quietly(
+            sock,
+            fc.begin(1)
+            + b"".join(rec(fc.PARAMS, 1, big[i : i + 65528]) for i in range(0, len(big), 65528)),
+        )
         fc.send_quietly(sock, rec(fc.PARAMS, 1))
         assert fc.read_to_eof(sock) == b""
     lines = server.wait_lines(mark)
@@ -281,7 +323,13 @@ STALLS = [
     ("inside-a-record", fc.begin(1) + PARAMS_RECORD[:20]),
     ("between-params-records", fc.begin(1) + PARAMS_RECORD),
     ("inside-the-body", BEGIN_AND_PARAMS + rec(fc.STDIN, 1, b"h")),
-    ("inside-a-later-header", fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, PATH_INFO="/env")) + fc.stdin(1, b"") + fc.begin(2)[:3]),
+    (
+        "inside-a-later-header",
+        fc.begin(1, keep=True)
+        + fc.params(1, dict(fc.BASE, PATH_INFO="/env"))
+        + fc.stdin(1, b"")
+        + fc.begin(2)[:3],
+    ),
 ]
 
 
@@ -351,7 +399,10 @@ def test_keep_conn_serves_several_requests_on_one_connection(server):
             r = fc.read_response(reader, rid)
             assert (r.status, r.body, r.app_status, r.protocol_status) == (200, body, 0, 0)
         # Two requests sent at once are answered in turn.
-        sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"a", rid=3, keep=True) + fc.request_bytes({"PATH_INFO": "/echo"}, b"b", rid=4, keep=True))
+        sock.sendall(
+            fc.request_bytes({"PATH_INFO": "/echo"}, b"a", rid=3, keep=True)
+            + fc.request_bytes({"PATH_INFO": "/echo"}, b"b", rid=4, keep=True)
+        )
         assert fc.read_response(reader, 3).body == b"a"
         assert fc.read_response(reader, 4).body == b"b"
 
@@ -364,7 +415,9 @@ def test_idle_kept_connections_and_garbage_do_not_block_a_new_connection(server)
         for rid in range(1, 7):
             sock = fc.connect(server.address)
             socks.append(sock)
-            sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"kept %d" % rid, rid=rid, keep=True))
+            sock.sendall(
+                fc.request_bytes({"PATH_INFO": "/echo"}, b"kept %d" % rid, rid=rid, keep=True)
+            )
             assert fc.read_response(fc.Reader(sock), rid).body == b"kept %d" % rid
         mark = server.mark()
         socks[2].sendall(b"garbage garbage!")
@@ -414,11 +467,22 @@ def management(server, data):
 
 
 def test_get_values_is_answered(unix_server, tcp_server):
-    asked = fc.nv([(b"FCGI_MAX_CONNS", b""), (b"FCGI_MAX_REQS", b""), (b"FCGI_MPXS_CONNS", b""), (b"FCGI_NO_SUCH", b"")])
+    asked = fc.nv(
+        [
+            (b"FCGI_MAX_CONNS", b""),
+            (b"FCGI_MAX_REQS", b""),
+            (b"FCGI_MPXS_CONNS", b""),
+            (b"FCGI_NO_SUCH", b""),
+        ]
+    )
     for server, n in ((unix_server, b"1"), (tcp_server, b"4")):
         rtype, rid, content = management(server, rec(fc.GET_VALUES, 0, asked))
         assert (rtype, rid) == (fc.GET_VALUES_RESULT, 0)
-        assert decode_nv(content) == {b"FCGI_MAX_CONNS": n, b"FCGI_MAX_REQS": n, b"FCGI_MPXS_CONNS": b"0"}
+        assert decode_nv(content) == {
+            b"FCGI_MAX_CONNS": n,
+            b"FCGI_MAX_REQS": n,
+            b"FCGI_MPXS_CONNS": b"0",
+        }
 
 
 def decode_nv(data):
@@ -439,7 +503,9 @@ def decode_nv(data):
 
 
 # A request's type with request id 0 is a management record too (§3.3).
-@pytest.mark.parametrize("mtype", [0, 12, 200, 255, fc.GET_VALUES_RESULT, fc.UNKNOWN_TYPE, fc.BEGIN, fc.STDIN])
+@pytest.mark.parametrize(
+    "mtype", [0, 12, 200, 255, fc.GET_VALUES_RESULT, fc.UNKNOWN_TYPE, fc.BEGIN, fc.STDIN]
+)
 def test_unknown_management_type_gets_unknown_type(unix_server, mtype):
     rtype, rid, content = management(unix_server, rec(mtype, 0, b"whatever"))
     assert (rtype, rid) == (fc.UNKNOWN_TYPE, 0)
@@ -449,13 +515,18 @@ def test_unknown_management_type_gets_unknown_type(unix_server, mtype):
 def test_management_records_inside_a_request_are_answered(unix_server):
     with fc.connect(unix_server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.begin(1) + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="4")))
+        sock.sendall(
+            fc.begin(1) + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="4"))
+        )
         sock.sendall(rec(fc.GET_VALUES, 0, fc.nv([(b"FCGI_MPXS_CONNS", b"")])) + rec(12, 0, b"x"))
         sock.sendall(fc.stdin(1, b"body"))
         r = fc.read_response(reader, 1)
         assert r.body == b"body"
         management_answers = [(t, c) for t, rid, c in r.records if rid == 0]
-        assert management_answers == [(fc.GET_VALUES_RESULT, fc.nv([(b"FCGI_MPXS_CONNS", b"0")])), (fc.UNKNOWN_TYPE, b"\x0c" + b"\0" * 7)]
+        assert management_answers == [
+            (fc.GET_VALUES_RESULT, fc.nv([(b"FCGI_MPXS_CONNS", b"0")])),
+            (fc.UNKNOWN_TYPE, b"\x0c" + b"\0" * 7),
+        ]
 
 
 @pytest.mark.parametrize("role", [2, 3, 0, 77], ids=["authorizer", "filter", "zero", "77"])
@@ -480,9 +551,14 @@ def test_other_roles_get_unknown_role(server, role, keep):
 def test_a_second_request_id_while_reading_the_body_gets_cant_mpx_conn(server):
     with fc.connect(server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="8")))
+        sock.sendall(
+            fc.begin(1, keep=True)
+            + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="8"))
+        )
         sock.sendall(rec(fc.STDIN, 1, b"firs"))
-        sock.sendall(fc.begin(2) + fc.params(2, dict(fc.BASE, PATH_INFO="/echo")) + fc.stdin(2, b"nope"))
+        sock.sendall(
+            fc.begin(2) + fc.params(2, dict(fc.BASE, PATH_INFO="/echo")) + fc.stdin(2, b"nope")
+        )
         got = reader.record()
         assert got == (fc.END, 2, struct.pack(">IB3x", 0, 1))  # FCGI_CANT_MPX_CONN
         sock.sendall(rec(fc.STDIN, 1, b"t!!!") + rec(fc.STDIN, 1))
@@ -497,7 +573,9 @@ def test_a_second_request_id_while_reading_the_body_gets_cant_mpx_conn(server):
 def test_a_second_request_id_during_a_streamed_response_gets_cant_mpx_conn(unix_server):
     with fc.connect(unix_server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.request_bytes({"PATH_INFO": "/stream", "QUERY_STRING": "n=40"}, rid=1, keep=True))
+        sock.sendall(
+            fc.request_bytes({"PATH_INFO": "/stream", "QUERY_STRING": "n=40"}, rid=1, keep=True)
+        )
         first = reader.record()
         assert first[:2] == (fc.STDOUT, 1)
         sock.sendall(fc.begin(2) + fc.params(2, dict(fc.BASE, PATH_INFO="/echo")))
@@ -512,7 +590,10 @@ def test_abort_before_the_body_ends_the_request_without_running_the_app(unix_ser
     marker = os.path.join(unix_server.tmp, "abort-early")
     with fc.connect(unix_server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", PROBE_MARKER=marker))[:-8])
+        sock.sendall(
+            fc.begin(1, keep=True)
+            + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", PROBE_MARKER=marker))[:-8]
+        )
         sock.sendall(rec(fc.ABORT, 1))
         r = fc.read_response(reader, 1)
         assert (r.stdout, r.protocol_status) == (b"", 0)
@@ -538,7 +619,9 @@ def test_abort_during_a_streamed_response_closes_the_iterable_and_ends_the_reque
     before = server.baseline
     with fc.connect(server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.request_bytes({"PATH_INFO": "/stream", "PROBE_MARKER": marker}, rid=1, keep=True))
+        sock.sendall(
+            fc.request_bytes({"PATH_INFO": "/stream", "PROBE_MARKER": marker}, rid=1, keep=True)
+        )
         for _ in range(3):
             assert reader.record()[:2] == (fc.STDOUT, 1)
         sock.sendall(rec(fc.ABORT, 1))
@@ -558,7 +641,9 @@ def test_the_web_server_vanishing_mid_response_closes_the_iterable_with_one_log_
     mark = server.mark()
     with fc.connect(server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.request_bytes({"PATH_INFO": "/stream", "PROBE_MARKER": marker}, rid=1, keep=True))
+        sock.sendall(
+            fc.request_bytes({"PATH_INFO": "/stream", "PROBE_MARKER": marker}, rid=1, keep=True)
+        )
         for _ in range(3):
             assert reader.record()[:2] == (fc.STDOUT, 1)
     assert wait_for(lambda: os.path.exists(marker)), "close() not called"
@@ -576,7 +661,11 @@ def test_the_web_server_vanishing_during_a_big_download(unix_server):
     before = server.baseline
     mark = server.mark()
     with fc.connect(server.address) as sock:
-        sock.sendall(fc.request_bytes({"PATH_INFO": "/download", "QUERY_STRING": "n=%d" % GB, "PROBE_MARKER": marker}))
+        sock.sendall(
+            fc.request_bytes(
+                {"PATH_INFO": "/download", "QUERY_STRING": "n=%d" % GB, "PROBE_MARKER": marker}
+            )
+        )
         fc.Reader(sock).record()
         time.sleep(0.3)  # let the buffers fill
     assert wait_for(lambda: os.path.exists(marker)), "close() not called"
@@ -624,15 +713,31 @@ def test_a_1_gib_upload_streams_into_wsgi_input_with_rss_bounded(unix_server):
     expected = hashlib.sha256()
     for _ in range(count):
         expected.update(block)
-    with RSSSampler(unix_server) as rss:
-        with fc.connect(unix_server.address, timeout=300) as sock:
-            sock.sendall(fc.begin(1) + fc.params(1, dict(fc.BASE, PATH_INFO="/upload", REQUEST_METHOD="POST", CONTENT_LENGTH=str(size))))
-            for _ in range(count):
-                sock.sendall(record)
-            sock.sendall(rec(fc.STDIN, 1))
-            r = fc.read_response(fc.Reader(sock), 1)
+    with RSSSampler(unix_server) as rss, fc.connect(unix_server.address, timeout=300) as sock:
+        sock.sendall(
+            fc.begin(1)
+            + fc.params(
+                1,
+                dict(
+                    fc.BASE,
+                    PATH_INFO="/upload",
+                    REQUEST_METHOD="POST",
+                    CONTENT_LENGTH=str(size),
+                ),
+            )
+        )
+        for _ in range(count):
+            sock.sendall(record)
+        sock.sendall(rec(fc.STDIN, 1))
+        r = fc.read_response(fc.Reader(sock), 1)
     info = json.loads(r.body)
-    assert info == {"length": size, "sha256": expected.hexdigest(), "biggest": 65536, "reads": -(-size // 65536), "terminated": True}
+    assert info == {
+        "length": size,
+        "sha256": expected.hexdigest(),
+        "biggest": 65536,
+        "reads": -(-size // 65536),
+        "terminated": True,
+    }
     assert rss.growth_mb < 30, rss.growth_mb
 
 
@@ -641,7 +746,19 @@ def test_the_app_reads_the_body_as_stdin_records_arrive(server):
     while the rest is not even sent."""
     with fc.connect(server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, PATH_INFO="/first", QUERY_STRING="n=5", REQUEST_METHOD="POST", CONTENT_LENGTH="100005")))
+        sock.sendall(
+            fc.begin(1, keep=True)
+            + fc.params(
+                1,
+                dict(
+                    fc.BASE,
+                    PATH_INFO="/first",
+                    QUERY_STRING="n=5",
+                    REQUEST_METHOD="POST",
+                    CONTENT_LENGTH="100005",
+                ),
+            )
+        )
         sock.sendall(rec(fc.STDIN, 1, b"early"))
         # The answer comes before the rest of the body exists...
         first = reader.record()
@@ -656,10 +773,20 @@ def test_the_app_reads_the_body_as_stdin_records_arrive(server):
 
 def test_records_with_any_padding_are_read(server):
     """§3.3: paddingLength is up to 255, whatever the content's length."""
-    env = fc.nv([(k.encode(), v.encode()) for k, v in dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="6").items()])
-    data = (rec(fc.BEGIN, 1, struct.pack(">HB5x", 1, 0), padding=255) + rec(fc.PARAMS, 1, env, padding=3)
-            + rec(fc.PARAMS, 1, padding=200) + rec(fc.STDIN, 1, b"pad", padding=0) + rec(fc.STDIN, 1, b"ded", padding=9)
-            + rec(fc.STDIN, 1, padding=1))
+    env = fc.nv(
+        [
+            (k.encode(), v.encode())
+            for k, v in dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="6").items()
+        ]
+    )
+    data = (
+        rec(fc.BEGIN, 1, struct.pack(">HB5x", 1, 0), padding=255)
+        + rec(fc.PARAMS, 1, env, padding=3)
+        + rec(fc.PARAMS, 1, padding=200)
+        + rec(fc.STDIN, 1, b"pad", padding=0)
+        + rec(fc.STDIN, 1, b"ded", padding=9)
+        + rec(fc.STDIN, 1, padding=1)
+    )
     with fc.connect(server.address) as sock:
         sock.sendall(data)
         assert fc.read_response(fc.Reader(sock), 1).body == b"padded"
@@ -672,7 +799,19 @@ def test_abort_while_the_app_reads_the_body(unix_server):
     marker = os.path.join(server.tmp, "abort-upload")
     with fc.connect(server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, PATH_INFO="/upload", REQUEST_METHOD="POST", CONTENT_LENGTH="1000000", PROBE_MARKER=marker)))
+        sock.sendall(
+            fc.begin(1, keep=True)
+            + fc.params(
+                1,
+                dict(
+                    fc.BASE,
+                    PATH_INFO="/upload",
+                    REQUEST_METHOD="POST",
+                    CONTENT_LENGTH="1000000",
+                    PROBE_MARKER=marker,
+                ),
+            )
+        )
         sock.sendall(rec(fc.STDIN, 1, b"x" * 1000) + rec(fc.ABORT, 1))
         r = fc.read_response(reader, 1)
         assert r.protocol_status == 0 and b"Status: 200" not in r.stdout
@@ -685,19 +824,41 @@ def test_a_body_without_content_length_is_read_to_the_end_of_stdin(unix_server):
     body = os.urandom(300000)
     # (request_bytes would add a CONTENT_LENGTH.)
     with fc.connect(unix_server.address) as sock:
-        sock.sendall(fc.begin(1) + fc.params(1, dict(fc.BASE, PATH_INFO="/upload", REQUEST_METHOD="POST", QUERY_STRING="chunk=1000")) + fc.stdin(1, body))
+        sock.sendall(
+            fc.begin(1)
+            + fc.params(
+                1,
+                dict(
+                    fc.BASE, PATH_INFO="/upload", REQUEST_METHOD="POST", QUERY_STRING="chunk=1000"
+                ),
+            )
+            + fc.stdin(1, body)
+        )
         r = fc.read_response(fc.Reader(sock), 1)
     info = json.loads(r.body)
-    assert (info["length"], info["sha256"], info["biggest"], info["terminated"]) == (len(body), hashlib.sha256(body).hexdigest(), 1000, True)
+    assert (info["length"], info["sha256"], info["biggest"], info["terminated"]) == (
+        len(body),
+        hashlib.sha256(body).hexdigest(),
+        1000,
+        True,
+    )
     with fc.connect(unix_server.address) as sock:
-        sock.sendall(fc.begin(1) + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", REQUEST_METHOD="POST")) + fc.stdin(1, body))
+        sock.sendall(
+            fc.begin(1)
+            + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", REQUEST_METHOD="POST"))
+            + fc.stdin(1, body)
+        )
         assert fc.read_response(fc.Reader(sock), 1).body == body
 
 
 def test_a_body_longer_than_content_length_is_cut_and_the_rest_skipped(unix_server):
     with fc.connect(unix_server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="4")) + fc.stdin(1, b"bodyEXTRA" * 30000))
+        sock.sendall(
+            fc.begin(1, keep=True)
+            + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="4"))
+            + fc.stdin(1, b"bodyEXTRA" * 30000)
+        )
         assert fc.read_response(reader, 1).body == b"body"
         sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"next", rid=2))
         assert fc.read_response(reader, 2).body == b"next"
@@ -708,7 +869,17 @@ def test_the_response_waits_for_nothing_when_the_app_ignores_the_body(unix_serve
     connection serves the next request."""
     with fc.connect(unix_server.address) as sock:
         reader = fc.Reader(sock)
-        sender = threading.Thread(target=sock.sendall, args=(fc.request_bytes({"PATH_INFO": "/env", "REQUEST_METHOD": "POST"}, b"z" * (8 * MB), rid=1, keep=True),))
+        sender = threading.Thread(
+            target=sock.sendall,
+            args=(
+                fc.request_bytes(
+                    {"PATH_INFO": "/env", "REQUEST_METHOD": "POST"},
+                    b"z" * (8 * MB),
+                    rid=1,
+                    keep=True,
+                ),
+            ),
+        )
         sender.start()
         assert fc.read_response(reader, 1).status == 200
         sender.join(WAIT)
@@ -722,18 +893,17 @@ def test_the_response_waits_for_nothing_when_the_app_ignores_the_body(unix_serve
 def test_a_1_gib_download_streams_out_with_rss_flat(unix_server):
     total = 0
     head = b""
-    with RSSSampler(unix_server) as rss:
-        with fc.connect(unix_server.address, timeout=300) as sock:
-            sock.sendall(fc.request_bytes({"PATH_INFO": "/download", "QUERY_STRING": "n=%d" % GB}))
-            reader = fc.Reader(sock)
-            while True:
-                rtype, rid, content = reader.record()
-                if rtype == fc.END:
-                    break
-                assert rtype == fc.STDOUT
-                if len(head) < 4096:
-                    head += content
-                total += len(content)
+    with RSSSampler(unix_server) as rss, fc.connect(unix_server.address, timeout=300) as sock:
+        sock.sendall(fc.request_bytes({"PATH_INFO": "/download", "QUERY_STRING": "n=%d" % GB}))
+        reader = fc.Reader(sock)
+        while True:
+            rtype, _rid, content = reader.record()
+            if rtype == fc.END:
+                break
+            assert rtype == fc.STDOUT
+            if len(head) < 4096:
+                head += content
+            total += len(content)
     block_head = bytes(range(256))
     header, _, start = head.partition(b"\r\n\r\n")
     assert header.startswith(b"Status: 200 OK") and b"Content-Length: %d" % GB in header
@@ -765,7 +935,9 @@ def test_wsgi_errors_arrive_as_stderr_records(server):
 
 
 def env_of(server, env, body=b"", base=True):
-    r = fc.request(server.address, dict(env, PATH_INFO=env.get("PATH_INFO", "/env")), body, base=base)
+    r = fc.request(
+        server.address, dict(env, PATH_INFO=env.get("PATH_INFO", "/env")), body, base=base
+    )
     assert r.status == 200, r.stdout
     return json.loads(r.body)
 
@@ -784,9 +956,17 @@ def test_raw_bytes_in_path_info_arrive_as_latin1_strings(unix_server, path):
 def test_defaults_are_present_when_the_web_server_sends_nothing(unix_server):
     seen = env_of(unix_server, {"PATH_INFO": "/env"}, base=False)
     for key, value in {
-        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "QUERY_STRING": "", "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.0", "wsgi.url_scheme": "http",
-        "wsgi.input_terminated": True, "wsgi.run_once": False, "wsgi.multiprocess": True, "wsgi.multithread": False,
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.0",
+        "wsgi.url_scheme": "http",
+        "wsgi.input_terminated": True,
+        "wsgi.run_once": False,
+        "wsgi.multiprocess": True,
+        "wsgi.multithread": False,
     }.items():
         assert seen[key] == value, key
     assert seen["wsgi.version"] == [1, 0]
@@ -798,7 +978,12 @@ def test_multithread_is_true_with_threads(tcp_server):
 
 @pytest.mark.parametrize(
     "extra, scheme, port",
-    [({"HTTPS": "on"}, "https", "443"), ({"HTTPS": "1"}, "https", "443"), ({"REQUEST_SCHEME": "https"}, "https", "443"), ({"HTTPS": "off"}, "http", "80")],
+    [
+        ({"HTTPS": "on"}, "https", "443"),
+        ({"HTTPS": "1"}, "https", "443"),
+        ({"REQUEST_SCHEME": "https"}, "https", "443"),
+        ({"HTTPS": "off"}, "http", "80"),
+    ],
 )
 def test_url_scheme(unix_server, extra, scheme, port):
     seen = env_of(unix_server, dict(extra, PATH_INFO="/env"), base=False)
@@ -806,11 +991,16 @@ def test_url_scheme(unix_server, extra, scheme, port):
 
 
 def test_environ_rules(unix_server):
-    seen = env_of(unix_server, {
-        "HTTP_PROXY": "http://evil.example:3128",
-        "REDIRECT_HTTP_AUTHORIZATION": "Basic dTpw",
-        "SERVER_SOFTWARE": "Microsoft-IIS/10.0", "SCRIPT_NAME": "/app", "PATH_INFO": "/app/env",
-    })
+    seen = env_of(
+        unix_server,
+        {
+            "HTTP_PROXY": "http://evil.example:3128",
+            "REDIRECT_HTTP_AUTHORIZATION": "Basic dTpw",
+            "SERVER_SOFTWARE": "Microsoft-IIS/10.0",
+            "SCRIPT_NAME": "/app",
+            "PATH_INFO": "/app/env",
+        },
+    )
     assert "HTTP_PROXY" not in seen
     assert seen["HTTP_AUTHORIZATION"] == "Basic dTpw"
     assert (seen["SCRIPT_NAME"], seen["PATH_INFO"]) == ("/app", "/env")
@@ -820,10 +1010,17 @@ def test_environ_rules(unix_server):
 def test_invalid_content_length_is_400_and_the_app_is_not_called(unix_server, length):
     marker = os.path.join(unix_server.tmp, "cl-%s" % length.strip())
     seen = os.path.join(unix_server.tmp, "seen-%s" % length.strip())
-    env = {"PATH_INFO": "/echo", "CONTENT_LENGTH": length, "PROBE_MARKER": marker, "PROBE_SEEN": seen}
+    env = {
+        "PATH_INFO": "/echo",
+        "CONTENT_LENGTH": length,
+        "PROBE_MARKER": marker,
+        "PROBE_SEEN": seen,
+    }
     with fc.connect(unix_server.address) as sock:
         reader = fc.Reader(sock)
-        sock.sendall(fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, **env)) + fc.stdin(1, b"hello"))
+        sock.sendall(
+            fc.begin(1, keep=True) + fc.params(1, dict(fc.BASE, **env)) + fc.stdin(1, b"hello")
+        )
         r = fc.read_response(reader, 1)
         assert r.status == 400
         assert b"invalid CONTENT_LENGTH" in r.stderr
@@ -873,7 +1070,15 @@ def test_app_raising_after_the_body_cuts_it_without_a_second_status(unix_server)
 
 def test_head_sends_no_body(unix_server):
     marker = os.path.join(unix_server.tmp, "head")
-    r = fc.request(unix_server.address, {"PATH_INFO": "/download", "QUERY_STRING": "n=100000", "REQUEST_METHOD": "HEAD", "PROBE_MARKER": marker})
+    r = fc.request(
+        unix_server.address,
+        {
+            "PATH_INFO": "/download",
+            "QUERY_STRING": "n=100000",
+            "REQUEST_METHOD": "HEAD",
+            "PROBE_MARKER": marker,
+        },
+    )
     assert r.status == 200 and r.body == b""
     assert r.header("Content-Length") == "100000"
     assert os.path.exists(marker)
@@ -922,12 +1127,18 @@ def case_request(case):
     if case.side == "app":
         return dict(fc.BASE, SCRIPT_NAME="/cgi-bin/app.cgi", PROBE_CASE="app/" + case.id), b""
     req = case.given
-    env = {} if req.env.get("*", 0) is None else dict(fc.BASE, SCRIPT_NAME="/cgi-bin/app.cgi", SERVER_NAME="example.org")
+    env = (
+        {}
+        if req.env.get("*", 0) is None
+        else dict(fc.BASE, SCRIPT_NAME="/cgi-bin/app.cgi", SERVER_NAME="example.org")
+    )
     for key, value in req.env.items():
         if value is None:
             env.pop(key, None)
         elif key != "*":
-            env[key] = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+            env[key] = (
+                value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+            )
     env["PROBE_CASE"] = "request/" + case.id
     return env, req.body
 

@@ -25,20 +25,18 @@ import struct
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 
-import pytest
-
 import fcgi_client as fc
+import pytest
 from cgi_output import CGIOutput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
 WAIT = 60.0  # seconds: generous, the machine is shared
 
-APP_SOURCE = r'''
+APP_SOURCE = r"""
 import json, os, sys, time
 
 FORBIDDEN = ("wsgicgi.fcgi", "wsgicgi.fcgiserver", "wsgicgi.fcgicli", "socket", "_socket", "threading", "select")
@@ -94,21 +92,21 @@ def app(environ, start_response):
 
 
 application = app
-'''
+"""
 
-BROKEN_SOURCE = r'''
+BROKEN_SOURCE = r"""
 raise ImportError("broken-app-marker: this app cannot be imported")
-'''
+"""
 
-TWO_LINE_SOURCE = r'''
+TWO_LINE_SOURCE = r"""
 from wsgicgi import run
 from fcgiapp import app
 run(app)
-'''
+"""
 
 # Sets LISTEN_PID to its own pid (what systemd does in the child it forks),
 # puts the inherited socket on fd 3, then execs ``python -m wsgicgi fcgi ...``.
-SYSTEMD_WRAPPER = r'''
+SYSTEMD_WRAPPER = r"""
 import os, sys
 fd = int(sys.argv[1])
 if fd != 3:
@@ -118,7 +116,7 @@ os.environ["LISTEN_FDS"] = "1"
 os.environ["LISTEN_PID"] = str(os.getpid())
 os.environ["LISTEN_FDNAMES"] = "app"
 os.execv(sys.executable, [sys.executable, "-m", "wsgicgi", "fcgi"] + sys.argv[2:])
-'''
+"""
 
 
 # -- fixtures and helpers ------------------------------------------------------
@@ -146,7 +144,11 @@ def sockdir():
 
 
 def base_env(appdir, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "FCGI_", "WSGICGI_", "PYTHON"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LISTEN_", "FCGI_", "WSGICGI_", "PYTHON"))
+    }
     env["PYTHONPATH"] = ROOT
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["FCGI_TEST_DIR"] = str(appdir.parent / "marks")
@@ -157,8 +159,13 @@ def base_env(appdir, **extra):
 class Proc:
     """A server process started in its own session, its stderr in a file."""
 
-    def __init__(self, argv, appdir, *, stdin=None, stdout=None, env=None, pass_fds=(), address=None):
-        self.log_path = str(appdir.parent / ("log-%d-%d" % (len(os.listdir(str(appdir.parent))), time.monotonic_ns())))
+    def __init__(
+        self, argv, appdir, *, stdin=None, stdout=None, env=None, pass_fds=(), address=None
+    ):
+        self.log_path = str(
+            appdir.parent
+            / ("log-%d-%d" % (len(os.listdir(str(appdir.parent))), time.monotonic_ns()))
+        )
         self.address = address
         self.appdir = appdir
         with open(self.log_path, "wb") as log:
@@ -203,7 +210,9 @@ class Proc:
         last = None
         while time.monotonic() < deadline:
             if not self.alive():
-                raise AssertionError("server exited with %s: %s" % (self.popen.returncode, self.log()))
+                raise AssertionError(
+                    "server exited with %s: %s" % (self.popen.returncode, self.log())
+                )
             try:
                 return self.request("/env", timeout=5)
             except (OSError, AssertionError) as exc:
@@ -283,13 +292,15 @@ def one_line(appdir, app="fcgiapp:app"):
 
 
 def fcgi_cmd(*args):
-    return [PY, "-m", "wsgicgi", "fcgi"] + list(args)
+    return [PY, "-m", "wsgicgi", "fcgi", *list(args)]
 
 
 def start_fcgi(procs, appdir, sockdir, *args, env=None, name="fcgi.sock"):
     """``wsgicgi fcgi fcgiapp:app --bind unix:PATH ARGS``, started and ready."""
     path = os.path.join(sockdir, name)
-    proc = Proc(fcgi_cmd("fcgiapp:app", "--bind", "unix:" + path, *args), appdir, env=env, address=path)
+    proc = Proc(
+        fcgi_cmd("fcgiapp:app", "--bind", "unix:" + path, *args), appdir, env=env, address=path
+    )
     procs.append(proc)
     proc.wait_ready()
     return proc
@@ -326,13 +337,15 @@ class Background:
     def __init__(self, proc, path, query="", keep=False):
         self.result = None
         self.error = None
-        self.thread = threading.Thread(target=self._run, args=(proc, path, query, keep), daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, args=(proc, path, query, keep), daemon=True
+        )
         self.thread.start()
 
     def _run(self, proc, path, query, keep):
         try:
             self.result = proc.request(path, query=query, keep=keep)
-        except BaseException as exc:  # noqa: BLE001 - reported by get()
+        except BaseException as exc:
             self.error = exc
 
     def get(self, timeout=WAIT):
@@ -427,8 +440,12 @@ def _check_cgi_answer(raw, proc_log="", allowed=()):
 @pytest.mark.parametrize("form", FORMS)
 def test_pipe_on_stdin_is_cgi(form, appdir):
     proc = subprocess.run(
-        form_argv(form, appdir), input=b"hello world", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        cwd=str(appdir), env=cgi_env(appdir), timeout=WAIT,
+        form_argv(form, appdir),
+        input=b"hello world",
+        capture_output=True,
+        cwd=str(appdir),
+        env=cgi_env(appdir),
+        timeout=WAIT,
     )
     assert proc.returncode == 0, proc.stderr
     _check_cgi_answer(proc.stdout, proc.stderr)
@@ -440,8 +457,12 @@ def test_file_on_stdin_is_cgi(form, appdir, tmp_path):
     body.write_bytes(b"hello world")
     with open(str(body), "rb") as stdin:
         proc = subprocess.run(
-            form_argv(form, appdir), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=str(appdir), env=cgi_env(appdir), timeout=WAIT,
+            form_argv(form, appdir),
+            stdin=stdin,
+            capture_output=True,
+            cwd=str(appdir),
+            env=cgi_env(appdir),
+            timeout=WAIT,
         )
     assert proc.returncode == 0, proc.stderr
     _check_cgi_answer(proc.stdout, proc.stderr)
@@ -456,8 +477,13 @@ def test_connected_socket_as_stdin_and_stdout_is_cgi(form, appdir, tmp_path):
     try:
         with open(str(errlog), "wb") as err:
             proc = subprocess.Popen(
-                form_argv(form, appdir), stdin=theirs, stdout=theirs, stderr=err,
-                cwd=str(appdir), env=cgi_env(appdir), start_new_session=True,
+                form_argv(form, appdir),
+                stdin=theirs,
+                stdout=theirs,
+                stderr=err,
+                cwd=str(appdir),
+                env=cgi_env(appdir),
+                start_new_session=True,
             )
         theirs.close()
         try:
@@ -491,14 +517,23 @@ def test_cgi_request_imports_no_fastcgi_machinery(form, appdir):
             "print(sorted(m for m in ('wsgicgi.fcgi', 'wsgicgi.fcgiserver', 'wsgicgi.fcgicli', "
             "'socket', 'threading', 'select') if m in sys.modules))"
         )
-        proc = subprocess.run([PY, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(appdir),
-                              env=base_env(appdir), timeout=WAIT)
+        proc = subprocess.run(
+            [PY, "-c", code],
+            capture_output=True,
+            cwd=str(appdir),
+            env=base_env(appdir),
+            timeout=WAIT,
+        )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == b"[]"
         return
     proc = subprocess.run(
-        form_argv(form, appdir), input=b"hello world", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        cwd=str(appdir), env=cgi_env(appdir, FCGI_TEST_ATEXIT="1"), timeout=WAIT,
+        form_argv(form, appdir),
+        input=b"hello world",
+        capture_output=True,
+        cwd=str(appdir),
+        env=cgi_env(appdir, FCGI_TEST_ATEXIT="1"),
+        timeout=WAIT,
     )
     assert proc.returncode == 0, proc.stderr
     info = _check_cgi_answer(proc.stdout, proc.stderr)
@@ -528,8 +563,15 @@ def test_connected_socket_as_stdin_and_stdout_without_cgi_variables_is_cgi(form,
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     env = base_env(appdir)
     try:
-        proc = subprocess.Popen(form_argv(form, appdir), stdin=theirs, stdout=theirs, stderr=subprocess.PIPE,
-                                cwd=str(appdir), env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            form_argv(form, appdir),
+            stdin=theirs,
+            stdout=theirs,
+            stderr=subprocess.PIPE,
+            cwd=str(appdir),
+            env=env,
+            start_new_session=True,
+        )
         theirs.close()
         try:
             ours.settimeout(WAIT)
@@ -559,8 +601,12 @@ def test_connected_socket_stdin_only_is_not_fastcgi(appdir, tmp_path):
         ours.sendall(b"hello world")
         ours.shutdown(socket.SHUT_WR)
         proc = subprocess.run(
-            one_line(appdir), stdin=theirs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=str(appdir), env=cgi_env(appdir), timeout=WAIT,
+            one_line(appdir),
+            stdin=theirs,
+            capture_output=True,
+            cwd=str(appdir),
+            env=cgi_env(appdir),
+            timeout=WAIT,
         )
     finally:
         ours.close()
@@ -574,8 +620,12 @@ def test_closed_stdin_is_cgi_without_a_body(form, appdir):
     """fd 0 closed: not a listening socket, so CGI, with an empty body (not a
     crash on sys.stdin being None)."""
     proc = subprocess.run(
-        form_argv(form, appdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(appdir),
-        env=cgi_env(appdir, REQUEST_METHOD="GET", CONTENT_LENGTH=""), timeout=WAIT, preexec_fn=lambda: os.close(0),
+        form_argv(form, appdir),
+        capture_output=True,
+        cwd=str(appdir),
+        env=cgi_env(appdir, REQUEST_METHOD="GET", CONTENT_LENGTH=""),
+        timeout=WAIT,
+        preexec_fn=lambda: os.close(0),
     )
     assert proc.returncode == 0, proc.stderr
     out = CGIOutput(proc.stdout)
@@ -612,7 +662,10 @@ def test_bind_unix_unknown_group_is_a_clear_error(appdir, sockdir):
     path = os.path.join(sockdir, "g.sock")
     proc = subprocess.run(
         fcgi_cmd("fcgiapp:app", "--bind", "unix:" + path, "--socket-group", "no-such-group-xyz"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(appdir), env=base_env(appdir), timeout=WAIT,
+        capture_output=True,
+        cwd=str(appdir),
+        env=base_env(appdir),
+        timeout=WAIT,
     )
     assert proc.returncode == 2, proc.stderr
     assert b"no-such-group-xyz" in proc.stderr
@@ -635,7 +688,10 @@ def test_live_socket_is_refused_with_exit_2(appdir, sockdir, procs):
     first = start_fcgi(procs, appdir, sockdir)
     proc = subprocess.run(
         fcgi_cmd("fcgiapp:app", "--bind", "unix:" + first.address),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(appdir), env=base_env(appdir), timeout=WAIT,
+        capture_output=True,
+        cwd=str(appdir),
+        env=base_env(appdir),
+        timeout=WAIT,
     )
     assert proc.returncode == 2, proc.stderr
     err = proc.stderr.decode()
@@ -654,7 +710,10 @@ def test_bind_over_a_regular_file_is_refused(appdir, sockdir):
         f.write("not a socket")
     proc = subprocess.run(
         fcgi_cmd("fcgiapp:app", "--bind", "unix:" + path),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(appdir), env=base_env(appdir), timeout=WAIT,
+        capture_output=True,
+        cwd=str(appdir),
+        env=base_env(appdir),
+        timeout=WAIT,
     )
     assert proc.returncode == 2, proc.stderr
     assert b"not a socket" in proc.stderr
@@ -674,9 +733,14 @@ def test_bind_errors_are_clear_with_exit_2(appdir, sockdir):
     }
     try:
         for bind, expected in cases.items():
-            proc = subprocess.run(fcgi_cmd("fcgiapp:app", "--bind", bind), stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(appdir),
-                                  env=base_env(appdir), timeout=WAIT)
+            proc = subprocess.run(
+                fcgi_cmd("fcgiapp:app", "--bind", bind),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                cwd=str(appdir),
+                env=base_env(appdir),
+                timeout=WAIT,
+            )
             err = proc.stderr.decode()
             assert proc.returncode == 2, (bind, err)
             assert expected in err and "Traceback" not in err, (bind, err)
@@ -687,11 +751,15 @@ def test_bind_errors_are_clear_with_exit_2(appdir, sockdir):
 def _start_tcp(procs, appdir, env=None, *args):
     for _ in range(5):
         port = free_port()
-        proc = Proc(fcgi_cmd("fcgiapp:app", "--bind", "127.0.0.1:%d" % port, *args), appdir, env=env,
-                    address=("127.0.0.1", port))
+        proc = Proc(
+            fcgi_cmd("fcgiapp:app", "--bind", "127.0.0.1:%d" % port, *args),
+            appdir,
+            env=env,
+            address=("127.0.0.1", port),
+        )
         procs.append(proc)
         try:
-            wait_for(lambda: _connectable(proc), what="the TCP listener")
+            wait_for(lambda proc=proc: _connectable(proc), what="the TCP listener")
         except AssertionError:
             if "Address already in use" in proc.log():
                 continue  # another test took the port meanwhile
@@ -724,7 +792,12 @@ def test_systemd_socket_activation(appdir, sockdir, procs):
     listener, path = unix_listener(sockdir, "sd.sock")
     fd = listener.fileno()
     try:
-        proc = Proc([PY, str(appdir / "sdwrap.py"), str(fd), "fcgiapp:app"], appdir, pass_fds=(fd,), address=path)
+        proc = Proc(
+            [PY, str(appdir / "sdwrap.py"), str(fd), "fcgiapp:app"],
+            appdir,
+            pass_fds=(fd,),
+            address=path,
+        )
     finally:
         listener.close()
     procs.append(proc)
@@ -740,16 +813,28 @@ def test_listen_fds_for_another_pid_is_ignored(appdir):
     """LISTEN_PID of another process: the sockets are not this process's; with
     no listening fd 0 either, a clear error and exit 2."""
     env = base_env(appdir, LISTEN_FDS="1", LISTEN_PID="1")
-    proc = subprocess.run(fcgi_cmd("fcgiapp:app"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, cwd=str(appdir), env=env, timeout=WAIT)
+    proc = subprocess.run(
+        fcgi_cmd("fcgiapp:app"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        cwd=str(appdir),
+        env=env,
+        timeout=WAIT,
+    )
     assert proc.returncode == 2, proc.stderr
     assert b"LISTEN_FDS" in proc.stderr
     assert b"Traceback" not in proc.stderr
 
 
 def test_no_listener_is_a_clear_error(appdir):
-    proc = subprocess.run(fcgi_cmd("fcgiapp:app"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, cwd=str(appdir), env=base_env(appdir), timeout=WAIT)
+    proc = subprocess.run(
+        fcgi_cmd("fcgiapp:app"),
+        stdin=subprocess.PIPE,
+        capture_output=True,
+        cwd=str(appdir),
+        env=base_env(appdir),
+        timeout=WAIT,
+    )
     assert proc.returncode == 2, proc.stderr
     assert b"not a listening socket" in proc.stderr
 
@@ -767,8 +852,9 @@ def test_spawn_fcgi_two_processes_share_one_socket(appdir, sockdir, procs):
     path = os.path.join(sockdir, "spawn.sock")
     pidfile = os.path.join(sockdir, "spawn.pid")
     proc = Proc(
-        ["spawn-fcgi", "-s", path, "-F", "2", "-P", pidfile, "--"] + fcgi_cmd("fcgiapp:app"),
-        appdir, address=path,
+        ["spawn-fcgi", "-s", path, "-F", "2", "-P", pidfile, "--", *fcgi_cmd("fcgiapp:app")],
+        appdir,
+        address=path,
     )
     procs.append(proc)
     assert proc.wait() == 0, proc.log()
@@ -790,7 +876,7 @@ def test_spawn_fcgi_two_processes_share_one_socket(appdir, sockdir, procs):
     for pid in children:
         os.kill(pid, signal.SIGTERM)
     for pid in children:
-        wait_for(lambda: not _pid_alive(pid), what="pid %d to exit" % pid)
+        wait_for(lambda pid=pid: not _pid_alive(pid), what="pid %d to exit" % pid)
 
 
 # -- FCGI_WEB_SERVER_ADDRS -------------------------------------------------------
@@ -833,8 +919,13 @@ def test_web_server_addrs_with_the_one_line_script_on_fd0(appdir, procs):
     (appdir / "app.fcgi").write_text("# SCRIPT\n")
     listener, address = tcp_listener()
     try:
-        proc = Proc(one_line(appdir), appdir, stdin=listener, address=address,
-                    env=base_env(appdir, FCGI_WEB_SERVER_ADDRS="127.0.0.2"))
+        proc = Proc(
+            one_line(appdir),
+            appdir,
+            stdin=listener,
+            address=address,
+            env=base_env(appdir, FCGI_WEB_SERVER_ADDRS="127.0.0.2"),
+        )
     finally:
         listener.close()
     procs.append(proc)
@@ -869,8 +960,12 @@ def test_bind_ipv6_with_web_server_addrs(appdir, procs):
     with socket.socket(socket.AF_INET6) as s:
         s.bind(("::1", 0))
         port = s.getsockname()[1]
-    proc = Proc(fcgi_cmd("fcgiapp:app", "--bind", "[::1]:%d" % port), appdir, address=None,
-                env=base_env(appdir, FCGI_WEB_SERVER_ADDRS="::1"))
+    proc = Proc(
+        fcgi_cmd("fcgiapp:app", "--bind", "[::1]:%d" % port),
+        appdir,
+        address=None,
+        env=base_env(appdir, FCGI_WEB_SERVER_ADDRS="::1"),
+    )
     procs.append(proc)
 
     def request():
@@ -901,7 +996,9 @@ def test_web_server_addrs_listed_is_served(appdir, procs):
 
 
 def test_web_server_addrs_not_applied_to_unix_sockets(appdir, sockdir, procs):
-    proc = start_fcgi(procs, appdir, sockdir, env=base_env(appdir, FCGI_WEB_SERVER_ADDRS="127.0.0.2"))
+    proc = start_fcgi(
+        procs, appdir, sockdir, env=base_env(appdir, FCGI_WEB_SERVER_ADDRS="127.0.0.2")
+    )
     assert proc.info()["pid"] == proc.pid
 
 
@@ -940,7 +1037,9 @@ def test_signal_idle_one_line_script_exits_promptly(signum, appdir, sockdir, pro
 
 @pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("signum", SIGNALS, ids=["TERM", "INT"])
-def test_signal_with_idle_keepalive_connection_exits_promptly(signum, threads, appdir, sockdir, procs):
+def test_signal_with_idle_keepalive_connection_exits_promptly(
+    signum, threads, appdir, sockdir, procs
+):
     proc = start_fcgi(procs, appdir, sockdir, "--threads", str(threads))
     with fc.connect(proc.address, WAIT) as sock:
         reader = fc.Reader(sock)
@@ -980,7 +1079,9 @@ def test_signal_with_every_thread_on_an_idle_keepalive_connection(signum, appdir
 def test_signal_lets_requests_in_flight_finish(signum, threads, appdir, sockdir, procs):
     proc = start_fcgi(procs, appdir, sockdir, "--threads", str(threads))
     count = 1 if threads == 1 else 3
-    pending = [Background(proc, "/slow", "t=1.5&mark=r%d" % i, keep=bool(i % 2)) for i in range(count)]
+    pending = [
+        Background(proc, "/slow", "t=1.5&mark=r%d" % i, keep=bool(i % 2)) for i in range(count)
+    ]
     for i in range(count):
         wait_started(appdir, "r%d" % i, proc)
     proc.signal(signum)
@@ -1059,8 +1160,19 @@ def test_grace_period_ends_a_request_that_never_ends(threads, appdir, sockdir, p
 @pytest.mark.parametrize("threads", THREADS)
 def test_max_requests_exits_after_n(threads, appdir, sockdir, procs):
     path = os.path.join(sockdir, "max.sock")
-    proc = Proc(fcgi_cmd("fcgiapp:app", "--bind", "unix:" + path, "--threads", str(threads), "--max-requests", "7"),
-                appdir, address=path)
+    proc = Proc(
+        fcgi_cmd(
+            "fcgiapp:app",
+            "--bind",
+            "unix:" + path,
+            "--threads",
+            str(threads),
+            "--max-requests",
+            "7",
+        ),
+        appdir,
+        address=path,
+    )
     procs.append(proc)
     wait_for(lambda: os.path.exists(path) or not proc.alive(), what="the socket")
     assert proc.alive(), proc.log()
@@ -1076,7 +1188,11 @@ def test_max_requests_exits_after_n(threads, appdir, sockdir, procs):
 
 def test_max_requests_on_one_keepalive_connection(appdir, sockdir, procs):
     path = os.path.join(sockdir, "maxk.sock")
-    proc = Proc(fcgi_cmd("fcgiapp:app", "--bind", "unix:" + path, "--max-requests", "5"), appdir, address=path)
+    proc = Proc(
+        fcgi_cmd("fcgiapp:app", "--bind", "unix:" + path, "--max-requests", "5"),
+        appdir,
+        address=path,
+    )
     procs.append(proc)
     wait_for(lambda: os.path.exists(path) or not proc.alive(), what="the socket")
     with fc.connect(path, WAIT) as sock:
@@ -1141,10 +1257,16 @@ def test_cgi_dir_scripts_start_with_no_blocked_signal(appdir, sockdir, procs, tm
     cgi = tmp_path / "cgi"
     cgi.mkdir()
     script = cgi / "sigblk.sh"
-    script.write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ngrep SigBlk /proc/self/status\n")
+    script.write_text(
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ngrep SigBlk /proc/self/status\n"
+    )
     script.chmod(0o755)
     path = os.path.join(sockdir, "cgidir.sock")
-    proc = Proc(fcgi_cmd("--cgi-dir", str(cgi), "--bind", "unix:" + path, "--threads", "2"), appdir, address=path)
+    proc = Proc(
+        fcgi_cmd("--cgi-dir", str(cgi), "--bind", "unix:" + path, "--threads", "2"),
+        appdir,
+        address=path,
+    )
     procs.append(proc)
     wait_for(lambda: os.path.exists(path) or not proc.alive(), what="the socket")
     result = proc.request("/sigblk.sh", env={"SCRIPT_NAME": ""})
@@ -1273,7 +1395,9 @@ def test_no_fd_or_thread_leak(threads, appdir, sockdir, procs):
         reader = fc.Reader(sock)
         for i in range(500):
             rid = i % 100 + 1
-            sock.sendall(fc.request_bytes({"PATH_INFO": "/env"}, rid=rid, keep=True, body=b"x" * (i % 7)))
+            sock.sendall(
+                fc.request_bytes({"PATH_INFO": "/env"}, rid=rid, keep=True, body=b"x" * (i % 7))
+            )
             assert fc.read_response(reader, rid).status == 200
     for _ in range(3):
         _garbage(proc.address)
@@ -1285,7 +1409,10 @@ def test_no_fd_or_thread_leak(threads, appdir, sockdir, procs):
     try:
         wait_for(settled, timeout=20, what="fd and thread counts back to baseline")
     except AssertionError:
-        raise AssertionError("baseline %r, now %r; fds %r" % (base, _counts(proc.pid), os.listdir("/proc/%d/fd" % proc.pid)))
+        raise AssertionError(
+            "baseline %r, now %r; fds %r"
+            % (base, _counts(proc.pid), os.listdir("/proc/%d/fd" % proc.pid))
+        ) from None
     assert proc.alive()
 
 

@@ -7,10 +7,10 @@ encoder, so that a mistake shared by the encoder and the decoder cannot hide.
 import socket
 import struct
 
+import fcgi_client as fc
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import fcgi_client as fc
 from wsgicgi import fcgi
 from wsgicgi.fcgi import ProtocolError, RecordReader
 
@@ -84,7 +84,11 @@ def test_pairs_with_4_byte_lengths_for_short_items_decode_the_same(pairs, data):
     out = b""
     for name, value in pairs:
         for item in (name, value):
-            out += long_form(len(item)) if data.draw(st.booleans()) or len(item) >= 128 else bytes([len(item)])
+            out += (
+                long_form(len(item))
+                if data.draw(st.booleans()) or len(item) >= 128
+                else bytes([len(item)])
+            )
         out += name + value
     assert fcgi.decode_pairs(out) == pairs
 
@@ -117,7 +121,11 @@ def test_any_bytes_decode_to_pairs_or_a_protocol_error(data):
 # -- records ----------------------------------------------------------------------
 
 
-@given(st.integers(min_value=0, max_value=300000), st.sampled_from([fcgi.STDOUT, fcgi.STDERR]), st.integers(1, 65535))
+@given(
+    st.integers(min_value=0, max_value=300000),
+    st.sampled_from([fcgi.STDOUT, fcgi.STDERR]),
+    st.integers(1, 65535),
+)
 @example(0, fcgi.STDOUT, 1)
 @example(65528, fcgi.STDOUT, 1)
 @example(65529, fcgi.STDOUT, 1)
@@ -130,11 +138,17 @@ def test_stream_parsed_back_equals_the_input(size, rtype, rid):
     assert len(wire) % 8 == 0  # §3.3: padded to 8 bytes
     records, error = read_all(wire)
     assert error is None
-    assert all(t == rtype and r == rid and 0 < len(c) <= 65535 for t, r, c in records)  # an empty record would end the stream
+    assert all(
+        t == rtype and r == rid and 0 < len(c) <= 65535 for t, r, c in records
+    )  # an empty record would end the stream
     assert b"".join(c for _, _, c in records) == data
 
 
-@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 65535), st.binary(max_size=700)), max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 255), st.integers(0, 65535), st.binary(max_size=700)), max_size=6
+    )
+)
 def test_record_round_trip_through_the_client_encoder(recs):
     ours = b"".join(fcgi.record(t, r, c) for t, r, c in recs)
     theirs = b"".join(fc.rec(t, r, c) for t, r, c in recs)
@@ -144,17 +158,27 @@ def test_record_round_trip_through_the_client_encoder(recs):
 
 wire_strategy = st.lists(
     st.one_of(
-        st.tuples(st.integers(0, 255), st.integers(0, 65535), st.binary(max_size=300)).map(lambda t: fc.rec(*t)),
-        st.tuples(st.integers(1, 11), st.binary(max_size=40), st.integers(0, 255)).map(lambda t: fc.rec(t[0], 1, t[1], padding=t[2])),
+        st.tuples(st.integers(0, 255), st.integers(0, 65535), st.binary(max_size=300)).map(
+            lambda t: fc.rec(*t)
+        ),
+        st.tuples(st.integers(1, 11), st.binary(max_size=40), st.integers(0, 255)).map(
+            lambda t: fc.rec(t[0], 1, t[1], padding=t[2])
+        ),
         st.binary(max_size=20),
     ),
     max_size=8,
 ).map(b"".join)
 
 
-@given(wire_strategy, st.lists(st.integers(1, 200), max_size=30), st.lists(st.integers(1, 40), max_size=4))
+@given(
+    wire_strategy,
+    st.lists(st.integers(1, 200), max_size=30),
+    st.lists(st.integers(1, 40), max_size=4),
+)
 @example(b'"y%"', [1], [2])  # fuzz: bytes received before a timed-out recv were lost
-@example(fc.rec(1, 1, b"\0\1\1\0\0\0\0\0") * 2, [8], [2])  # fuzz: the next read replayed the last record
+@example(
+    fc.rec(1, 1, b"\0\1\1\0\0\0\0\0") * 2, [8], [2]
+)  # fuzz: the next read replayed the last record
 def test_the_same_records_whatever_the_chunking_and_timeouts(wire, sizes, timeouts):
     whole = read_all(wire)
     pieces = read_all(wire, sizes, timeouts)

@@ -13,7 +13,6 @@ import sys
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-
 from cgi_output import CGIOutput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,7 +26,16 @@ FRAMEWORKS = {
 }
 
 
-def cgi(spec, path="/", method="GET", query="", body=b"", script_name="/cgi-bin/app.cgi", extra=None, timeout=60):
+def cgi(
+    spec,
+    path="/",
+    method="GET",
+    query="",
+    body=b"",
+    script_name="/cgi-bin/app.cgi",
+    extra=None,
+    timeout=60,
+):
     """Run one CGI request through the gateway; return the parsed output.
 
     ``path`` may be bytes: it then reaches the process raw, as from Apache.
@@ -55,7 +63,11 @@ def cgi(spec, path="/", method="GET", query="", body=b"", script_name="/cgi-bin/
     benv[b"PATH_INFO"] = path if isinstance(path, bytes) else path.encode("utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "wsgicgi", spec, SCRIPT],
-        cwd="/", env=benv, input=body, capture_output=True, timeout=timeout,
+        cwd="/",
+        env=benv,
+        input=body,
+        capture_output=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
     out = CGIOutput(proc.stdout)
@@ -90,7 +102,9 @@ def test_not_found(framework):
 
 def _post_form(spec, fields, cookie=None, script_name="/cgi-bin/app.cgi"):
     extra = {"HTTP_COOKIE": cookie} if cookie else None
-    return cgi(spec, "/form", "POST", body=urlencode(fields).encode(), script_name=script_name, extra=extra)
+    return cgi(
+        spec, "/form", "POST", body=urlencode(fields).encode(), script_name=script_name, extra=extra
+    )
 
 
 def test_post_form_redirects_and_sets_cookie(framework):
@@ -100,7 +114,9 @@ def test_post_form_redirects_and_sets_cookie(framework):
         page = cgi(spec, "/form")
         cookie = cookie_pairs(page)
         assert cookie.startswith("csrftoken=")
-        fields["csrfmiddlewaretoken"] = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode()).group(1)
+        fields["csrfmiddlewaretoken"] = re.search(
+            r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode()
+        ).group(1)
     out = _post_form(spec, fields, cookie)
     assert out.code in (302, 303), (out, out.stderr)
     assert out.code == (302 if framework == "django" else 303)
@@ -139,20 +155,25 @@ def test_url_building_honours_script_name(framework, script_name):
 
 
 def test_utf8_path_reaches_route_decoded(framework):
-    out = cgi(FRAMEWORKS[framework][0], "/hello/Zoë".encode("utf-8"))
+    out = cgi(FRAMEWORKS[framework][0], "/hello/Zoë".encode())
     assert out.code == 200, (out, out.stderr)
     assert out.body.decode("utf-8").startswith("Hello, Zoë!")
 
 
 def test_https_detected_for_external_urls():
-    out = cgi(FRAMEWORKS["flask"][0], "/links", extra={"HTTPS": "on", "REQUEST_SCHEME": "https", "SERVER_PORT": "443"})
+    out = cgi(
+        FRAMEWORKS["flask"][0],
+        "/links",
+        extra={"HTTPS": "on", "REQUEST_SCHEME": "https", "SERVER_PORT": "443"},
+    )
     assert json.loads(out.body)["external"] == "https://example.org/cgi-bin/app.cgi/"
 
 
 def test_django_settings_module_recipe():
     # The README's Django line: the stock factory, settings named by SetEnv.
     out = cgi(
-        "django.core.wsgi:get_wsgi_application()", "/links",
+        "django.core.wsgi:get_wsgi_application()",
+        "/links",
         extra={"DJANGO_SETTINGS_MODULE": "django_site"},
     )
     assert out.code == 200, (out, out.stderr)

@@ -11,8 +11,8 @@ import warnings
 from wsgiref.validate import validator
 
 import pytest
-
 from cgi_output import CGIOutput
+
 from wsgicgi import run
 
 BASE_ENV = {
@@ -84,9 +84,21 @@ def seen(env, key):
 def test_environ_has_every_required_key():
     served = serve(hello, {"HTTP_ACCEPT": "*/*", "CUSTOM_VAR": "x", "CONTENT_TYPE": "text/plain"})
     env = served.calls[0]
-    for key in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL"):
+    for key in (
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+    ):
         assert key in env
-    assert env["HTTP_ACCEPT"] == "*/*" and env["CUSTOM_VAR"] == "x" and env["CONTENT_TYPE"] == "text/plain"
+    assert (
+        env["HTTP_ACCEPT"] == "*/*"
+        and env["CUSTOM_VAR"] == "x"
+        and env["CONTENT_TYPE"] == "text/plain"
+    )
     assert env["wsgi.version"] == (1, 0)
     assert env["wsgi.url_scheme"] == "http"
     assert env["wsgi.multithread"] is False
@@ -99,8 +111,17 @@ def test_environ_has_every_required_key():
 def test_defaults_when_the_server_omits_variables():
     served = serve(echo_environ([]), {"PATH_INFO": "/x"}, base=False)
     env = served.calls[0]
-    assert (env["REQUEST_METHOD"], env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("GET", "", "/x", "")
-    assert (env["SERVER_NAME"], env["SERVER_PORT"], env["SERVER_PROTOCOL"]) == ("localhost", "80", "HTTP/1.0")
+    assert (env["REQUEST_METHOD"], env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == (
+        "GET",
+        "",
+        "/x",
+        "",
+    )
+    assert (env["SERVER_NAME"], env["SERVER_PORT"], env["SERVER_PROTOCOL"]) == (
+        "localhost",
+        "80",
+        "HTTP/1.0",
+    )
 
 
 @pytest.mark.parametrize(
@@ -161,7 +182,10 @@ def test_httpoxy_proxy_header_never_becomes_http_proxy():
     "env,expected",
     [
         ({"REDIRECT_HTTP_AUTHORIZATION": "Basic YTpi"}, "Basic YTpi"),
-        ({"REDIRECT_HTTP_AUTHORIZATION": "Basic YTpi", "HTTP_AUTHORIZATION": "Bearer t"}, "Bearer t"),
+        (
+            {"REDIRECT_HTTP_AUTHORIZATION": "Basic YTpi", "HTTP_AUTHORIZATION": "Bearer t"},
+            "Bearer t",
+        ),
         ({}, None),
         # The rewrite recipe sets it empty when the client sent no header.
         ({"REDIRECT_HTTP_AUTHORIZATION": ""}, None),
@@ -213,25 +237,49 @@ def reader(how):
 
 @pytest.mark.parametrize("how", ["read", "read-sized", "readline", "readlines", "iterate"])
 def test_input_never_reads_past_content_length(how):
-    served = serve(reader(how), {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "10"}, body=b"line1\nline2\nEXTRA-NOT-MINE", validate=how != "read")
+    served = serve(
+        reader(how),
+        {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "10"},
+        body=b"line1\nline2\nEXTRA-NOT-MINE",
+        validate=how != "read",
+    )
     assert served.body == b"line1\nline"
 
 
 def test_no_content_length_means_an_empty_body():
-    assert serve(reader("read-sized"), {"REQUEST_METHOD": "POST"}, body=b"data the server left").body == b""
+    assert (
+        serve(reader("read-sized"), {"REQUEST_METHOD": "POST"}, body=b"data the server left").body
+        == b""
+    )
 
 
 def test_empty_content_length_means_an_empty_body():
-    assert serve(reader("read-sized"), {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": ""}, body=b"x").body == b""
+    assert (
+        serve(
+            reader("read-sized"), {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": ""}, body=b"x"
+        ).body
+        == b""
+    )
 
 
 def test_body_shorter_than_content_length_ends_at_eof():
-    assert serve(reader("read-sized"), {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "100"}, body=b"short").body == b"short"
+    assert (
+        serve(
+            reader("read-sized"), {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "100"}, body=b"short"
+        ).body
+        == b"short"
+    )
 
 
 def test_unread_body_is_drained_after_the_response_but_never_past_content_length():
     stdin = io.BytesIO(b"x" * 200_000 + b"NEXT")
-    run(hello, environ=dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="200000"), stdin=stdin, stdout=io.BytesIO(), stderr=io.StringIO())
+    run(
+        hello,
+        environ=dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="200000"),
+        stdin=stdin,
+        stdout=io.BytesIO(),
+        stderr=io.StringIO(),
+    )
     assert stdin.read() == b"NEXT"
 
 
@@ -246,7 +294,10 @@ def test_readline_with_a_size():
     assert served.body == repr([b"ab", b"cd\n", b"ef\n", b"g"]).encode()
 
 
-@pytest.mark.parametrize("length", ["-1", "abc", "+5", " 5", "5_0", "1e3", "0x10", "\u0661", "5;6", "99999999999999999999999x"])
+@pytest.mark.parametrize(
+    "length",
+    ["-1", "abc", "+5", " 5", "5_0", "1e3", "0x10", "\u0661", "5;6", "99999999999999999999999x"],
+)
 def test_bad_content_length_is_400_and_the_app_is_not_called(length):
     served = serve(hello, {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": length}, body=b"12345")
     assert served.code == 400
@@ -256,7 +307,9 @@ def test_bad_content_length_is_400_and_the_app_is_not_called(length):
 
 
 def test_huge_content_length_reads_what_there_is():
-    served = serve(reader("read-sized"), {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "9" * 30}, body=b"abc")
+    served = serve(
+        reader("read-sized"), {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "9" * 30}, body=b"abc"
+    )
     assert served.code == 200 and served.body == b"abc"
 
 
@@ -265,12 +318,23 @@ def test_huge_content_length_reads_what_there_is():
 
 def test_response_format():
     served = serve(hello, validate=False)  # the validator hides the list
-    assert served.raw == b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+    assert (
+        served.raw
+        == b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+    )
 
 
 def test_headers_keep_order_and_repeats_and_latin1():
     def app(environ, start_response):
-        start_response("201 Cr\xe9\xe9", [("Content-Type", "text/plain"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-Latin", "caf\xe9")])
+        start_response(
+            "201 Cr\xe9\xe9",
+            [
+                ("Content-Type", "text/plain"),
+                ("Set-Cookie", "a=1"),
+                ("Set-Cookie", "b=2"),
+                ("X-Latin", "caf\xe9"),
+            ],
+        )
         return iter([b"a", b"", b"b"])
 
     served = serve(app)
@@ -441,7 +505,9 @@ def test_exc_info_before_headers_are_sent_replaces_the_response():
         try:
             raise KeyError("x")
         except KeyError:
-            start_response("503 Service Unavailable", [("Content-Type", "text/plain")], sys.exc_info())
+            start_response(
+                "503 Service Unavailable", [("Content-Type", "text/plain")], sys.exc_info()
+            )
         return [b"sorry"]
 
     served = serve(app)
@@ -455,7 +521,9 @@ def test_exc_info_after_headers_are_sent_reraises_and_cuts_the_body():
         try:
             raise KeyError("original failure")
         except KeyError:
-            start_response("500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info())
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
         yield b"never"
 
     served = serve(app, validate=False)
@@ -594,7 +662,9 @@ class BrokenStdout(io.BytesIO):
 def test_client_gone_ends_quietly_and_closes():
     result = Closing([b"a", b"b"])
     err = io.StringIO()
-    run(closing_app(result), environ=BASE_ENV, stdin=io.BytesIO(), stdout=BrokenStdout(), stderr=err)
+    run(
+        closing_app(result), environ=BASE_ENV, stdin=io.BytesIO(), stdout=BrokenStdout(), stderr=err
+    )
     assert result.closed == 1
     assert err.getvalue().count("\n") == 1 and "client went away" in err.getvalue()
 
@@ -621,7 +691,9 @@ def test_file_wrapper_sendfile_to_a_real_file_honours_content_length(tmp_path):
     wrappers = []
 
     def app(environ, start_response):
-        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", "150000")])
+        start_response(
+            "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", "150000")]
+        )
         f = open(path, "rb")
         f.seek(1000)
         wrappers.append(environ["wsgi.file_wrapper"](f))

@@ -95,7 +95,7 @@ def cgi_bin():
 
 
 def test_meta_variables_reach_the_script():
-    status, headers, body, log = call(
+    status, _headers, body, log = call(
         CGIScript(script("env.py")),
         path="/extra/path",
         method="POST",
@@ -150,7 +150,9 @@ def test_query_string_always_present_and_body_variables_only_with_a_body():
 def test_raw_bytes_reach_the_script_exactly():
     # PEP 3333 strings carry bytes as latin-1; the child must get the bytes.
     raw_path = "/caf\xc3\xa9/\xff\xfe"  # UTF-8 "café" then invalid UTF-8
-    status, _, body, _ = call(CGIScript(script("env.py")), path=raw_path, environ={"HTTP_X_BYTES": "\xe9t\xe9"})
+    _status, _, body, _ = call(
+        CGIScript(script("env.py")), path=raw_path, environ={"HTTP_X_BYTES": "\xe9t\xe9"}
+    )
     env = json.loads(body)
     assert env["PATH_INFO"].encode("latin-1") == b"/caf\xc3\xa9/\xff\xfe"
     assert env["HTTP_X_BYTES"].encode("latin-1") == b"\xe9t\xe9"
@@ -167,7 +169,10 @@ def test_authenticated_user_and_credentials():
     env = json.loads(call(app, environ={"HTTP_AUTHORIZATION": "Basic dTpw"})[2])
     assert env["HTTP_AUTHORIZATION"] == "Basic dTpw"  # as Apache's CGIPassAuth On
     env = json.loads(
-        call(app, environ={"HTTP_AUTHORIZATION": "Basic dTpw", "REMOTE_USER": "u", "AUTH_TYPE": "Basic"})[2]
+        call(
+            app,
+            environ={"HTTP_AUTHORIZATION": "Basic dTpw", "REMOTE_USER": "u", "AUTH_TYPE": "Basic"},
+        )[2]
     )
     assert (env["REMOTE_USER"], env["AUTH_TYPE"]) == ("u", "Basic")
     assert "HTTP_AUTHORIZATION" not in env  # RFC 3875 §4.1.18: the server checked it
@@ -175,7 +180,12 @@ def test_authenticated_user_and_credentials():
 
 @pytest.mark.parametrize(
     "authorization, auth_type",
-    [("Digest username=\"u\", realm=\"r\"", "Digest"), ("Bearer abc.def", "Bearer"), ("", None), ("(bad) x", None)],
+    [
+        ('Digest username="u", realm="r"', "Digest"),
+        ("Bearer abc.def", "Bearer"),
+        ("", None),
+        ("(bad) x", None),
+    ],
 )
 def test_auth_type_from_the_authorization_scheme(authorization, auth_type):
     # RFC 3875 §4.1.1: REMOTE_USER set by the server, AUTH_TYPE not: the
@@ -200,9 +210,13 @@ def test_proxy_header_never_becomes_http_proxy():
 def test_server_secrets_stay_in_the_server(monkeypatch):
     monkeypatch.setenv("SERVER_SECRET", "hunter2")
     monkeypatch.setenv("LANG", "C.UTF-8")
-    env = json.loads(call(CGIScript(script("env.py"), env={"EXTRA": "given"}, inherit_env=("PATH", "LANG")))[2])
+    env = json.loads(
+        call(CGIScript(script("env.py"), env={"EXTRA": "given"}, inherit_env=("PATH", "LANG")))[2]
+    )
     assert "SERVER_SECRET" not in env and "hunter2" not in json.dumps(env)
-    assert env["EXTRA"] == "given" and env["LANG"] == "C.UTF-8" and env["PATH"] == os.environ["PATH"]
+    assert (
+        env["EXTRA"] == "given" and env["LANG"] == "C.UTF-8" and env["PATH"] == os.environ["PATH"]
+    )
 
 
 @pytest.mark.parametrize("key", ["HTTP_X BAD", "HTTP_X:Y", "HTTP_X\nY", "HTTP_x-lower", "HTTP_"])
@@ -244,8 +258,14 @@ def test_script_that_never_reads_its_body_completes(cgi_bin):
 
 def test_body_without_length_is_spooled_and_given_a_length():
     data = b"chunked body " * 1000
-    environ = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True, "wsgi.input": io.BytesIO(data)}
-    status, headers, body, log = call(CGIScript(script("echo.pl")), method="POST", environ=environ)
+    environ = {
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input_terminated": True,
+        "wsgi.input": io.BytesIO(data),
+    }
+    status, _headers, body, _log = call(
+        CGIScript(script("echo.pl")), method="POST", environ=environ
+    )
     assert status == "200 OK" and body == data
 
 
@@ -282,10 +302,20 @@ class _SlowInput:
 def test_feeding_the_body_does_not_hold_back_a_head_already_sent():
     # The head is sent at once unless the whole body follows within 2 ms;
     # feeding the script its body must not stretch that wait.
-    app = CGIScript("/bin/sh", args=("-c", "printf 'Content-Type: text/plain\\r\\n\\r\\n'; cat >/dev/null; sleep 2; echo done"))
+    app = CGIScript(
+        "/bin/sh",
+        args=(
+            "-c",
+            "printf 'Content-Type: text/plain\\r\\n\\r\\n'; cat >/dev/null; sleep 2; echo done",
+        ),
+    )
     body = b"y" * (2 << 20)
-    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)), "wsgi.input": _SlowInput(body),
-               "wsgi.errors": Log()}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": _SlowInput(body),
+        "wsgi.errors": Log(),
+    }
     started = time.monotonic()
     result = app(environ, lambda *a: None)
     head_after = time.monotonic() - started
@@ -301,11 +331,18 @@ def test_bodies_over_max_body_are_413_and_run_nothing(tmp_path):
     app = CGIScript("/bin/sh", args=("-c", "touch %s" % marker), max_body=1000)
     status, _, _, log = call(app, method="POST", body=b"x" * 1001)
     assert status.startswith("413") and "over max_body" in log
-    chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True, "wsgi.input": io.BytesIO(b"y" * 5000)}
+    chunked = {
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input_terminated": True,
+        "wsgi.input": io.BytesIO(b"y" * 5000),
+    }
     status, _, _, log = call(app, method="POST", environ=chunked)
     assert status.startswith("413") and "over max_body" in log
     assert not marker.exists()
-    assert call(CGIScript(script("echo.pl"), max_body=1000), method="POST", body=b"z" * 1000)[2] == b"z" * 1000
+    assert (
+        call(CGIScript(script("echo.pl"), max_body=1000), method="POST", body=b"z" * 1000)[2]
+        == b"z" * 1000
+    )
 
 
 def test_body_never_read_past_content_length():
@@ -345,14 +382,19 @@ RESPONSES = [
         b"body",
     ),
     (b"Content-Type: text/plain\nX-Folded: a\n  b\n\n", "200 OK", {"X-Folded": "a b"}, b""),
-    (b"Content-Type: text/plain\nContent-Length: 3\n\nabcdef", "200 OK", {"Content-Length": "3"}, b"abc"),
+    (
+        b"Content-Type: text/plain\nContent-Length: 3\n\nabcdef",
+        "200 OK",
+        {"Content-Length": "3"},
+        b"abc",
+    ),
     (b"Content-Type: application/octet-stream\n\n\x00\xff\r\n\n", "200 OK", {}, b"\x00\xff\r\n\n"),
 ]
 
 
 @pytest.mark.parametrize("raw,status,headers,body", RESPONSES)
 def test_responses(raw, status, headers, body):
-    got_status, got_headers, got_body, log = call(respond(raw))
+    got_status, got_headers, got_body, _log = call(respond(raw))
     assert got_status == status
     names = [name.lower() for name, _ in got_headers]
     assert "connection" not in names and "transfer-encoding" not in names
@@ -373,7 +415,10 @@ BAD_RESPONSES = [
     (b"Status: 200 OK\nStatus: 404\n\n", "more than one Status"),
     (b"Status: 999 Nope\n\n", "invalid Status"),
     (b"Content-Length: -1\n\n", "Content-Length"),
-    (b"Content-Type: text/plain\nContent-Length: " + b"9" * 5000 + b"\n\nhi", "invalid Content-Length"),
+    (
+        b"Content-Type: text/plain\nContent-Length: " + b"9" * 5000 + b"\n\nhi",
+        "invalid Content-Length",
+    ),
     (b"\xff\xfe\x00\x01garbage\n\n", "without a colon"),
     (b"X-Big: " + b"a" * (70 * 1024) + b"\n\n", "larger than"),
     (b"".join(b"X-%d: v\n" % i for i in range(10000)) + b"\n", "larger than"),
@@ -382,7 +427,7 @@ BAD_RESPONSES = [
 
 @pytest.mark.parametrize("raw,reason", BAD_RESPONSES)
 def test_malformed_responses_are_502_with_the_reason_logged(raw, reason):
-    status, headers, body, log = call(respond(raw))
+    status, _headers, body, log = call(respond(raw))
     assert status == "502 Bad Gateway"
     assert body == b"502 Bad Gateway\n"  # nothing of the script's output leaks
     assert reason in log
@@ -394,9 +439,13 @@ def test_exit_status_of_a_failed_script_is_logged():
 
 
 def test_stderr_goes_to_wsgi_errors_line_by_line():
-    status, _, body, log = call(CGIScript(script("stderr.sh")))
+    _status, _, body, log = call(CGIScript(script("stderr.sh")))
     assert body == b"body\n"
-    assert log.splitlines() == ["stderr.sh: first warning", "stderr.sh: second warning", "stderr.sh: third without newline"]
+    assert log.splitlines() == [
+        "stderr.sh: first warning",
+        "stderr.sh: second warning",
+        "stderr.sh: third without newline",
+    ]
 
 
 def test_nph_script_status_line_becomes_the_status(cgi_bin):
@@ -408,7 +457,12 @@ def test_body_streams_in_chunks_with_flat_memory():
     size = 64 * 1024 * 1024
     app = CGIScript(script("big.sh"), env={"SIZE": str(size)})
     errors = Log()
-    environ = {"REQUEST_METHOD": "GET", "wsgi.errors": errors, "wsgi.input": io.BytesIO(), "QUERY_STRING": ""}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "wsgi.errors": errors,
+        "wsgi.input": io.BytesIO(),
+        "QUERY_STRING": "",
+    }
     result = app(environ, lambda status, headers, exc_info=None: None)
     total = biggest = chunks = 0
     for chunk in result:
@@ -432,17 +486,25 @@ def test_cgiscript_hands_a_local_redirect_to_the_given_app():
     seen = {}
 
     def site(environ, start_response):
-        seen.update(method=environ["REQUEST_METHOD"], path=environ["PATH_INFO"], query=environ["QUERY_STRING"])
+        seen.update(
+            method=environ["REQUEST_METHOD"],
+            path=environ["PATH_INFO"],
+            query=environ["QUERY_STRING"],
+        )
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"served internally"]
 
-    status, headers, body, _ = call(respond(b"Location: /target%20x?q=1\n\n", local_redirect=site), method="POST", body=b"x")
+    status, _headers, body, _ = call(
+        respond(b"Location: /target%20x?q=1\n\n", local_redirect=site), method="POST", body=b"x"
+    )
     assert (status, body) == ("200 OK", b"served internally")
     assert seen == {"method": "GET", "path": "/target x", "query": "q=1"}
 
 
 def test_cgidirectory_serves_a_local_redirect_under_its_own_url(tmp_path):
-    (tmp_path / "go.sh").write_text("#!/bin/sh\nprintf 'Location: /cgi-bin/hello.sh?from=go\\n\\n'\n")
+    (tmp_path / "go.sh").write_text(
+        "#!/bin/sh\nprintf 'Location: /cgi-bin/hello.sh?from=go\\n\\n'\n"
+    )
     (tmp_path / "loop.sh").write_text("#!/bin/sh\nprintf 'Location: /cgi-bin/loop.sh\\n\\n'\n")
     (tmp_path / "out.sh").write_text("#!/bin/sh\nprintf 'Location: /elsewhere\\n\\n'\n")
     shutil.copy(script("hello.sh"), tmp_path / "hello.sh")
@@ -471,9 +533,11 @@ def _alive(pid):
 
 def test_timeout_is_504_and_kills_the_grandchild_too(tmp_path):
     pidfile = tmp_path / "grandchild"
-    app = CGIScript(script("slow.sh"), env={"PIDFILE": str(pidfile), "PATH": os.environ["PATH"]}, timeout=0.5)
+    app = CGIScript(
+        script("slow.sh"), env={"PIDFILE": str(pidfile), "PATH": os.environ["PATH"]}, timeout=0.5
+    )
     started = time.monotonic()
-    status, _, body, log = call(app)
+    status, _, _body, log = call(app)
     assert time.monotonic() - started < 5
     assert status == "504 Gateway Timeout" and "no output for 0.5 seconds" in log
     grandchild = int(pidfile.read_text())
@@ -499,10 +563,17 @@ def test_scripts_end_with_a_server_process_that_dies_mid_request(tmp_path, mode)
     # in a process group of its own, would live on with nobody to time them out.
     pidfile = tmp_path / "pids"
     stuck = tmp_path / "stuck.sh"
-    stuck.write_text("#!/bin/sh\nsleep 300 &\necho $$ $! > %s.tmp\nmv %s.tmp %s\nwait\n" % ((pidfile,) * 3))
+    stuck.write_text(
+        "#!/bin/sh\nsleep 300 &\necho $$ $! > %s.tmp\nmv %s.tmp %s\nwait\n" % ((pidfile,) * 3)
+    )
     stuck.chmod(0o755)
-    code = _DOOMED_SERVER if mode == "killed" else _DOOMED_SERVER.replace("app({", "import threading, os\n"
-        "threading.Timer(1.0, os._exit, (3,)).start()\napp({")
+    code = (
+        _DOOMED_SERVER
+        if mode == "killed"
+        else _DOOMED_SERVER.replace(
+            "app({", "import threading, os\nthreading.Timer(1.0, os._exit, (3,)).start()\napp({"
+        )
+    )
     server = subprocess.Popen([sys.executable, "-c", code, os.path.dirname(HERE), str(stuck)])
     try:
         deadline = time.monotonic() + 15
@@ -576,7 +647,7 @@ def test_concurrent_requests_each_get_their_own_answer():
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert results == {n: True for n in range(16)}
+    assert results == dict.fromkeys(range(16), True)
 
 
 # -- CGIDirectory mapping (as Apache's ScriptAlias) -------------------------------------------------
@@ -620,7 +691,9 @@ def test_directory_refuses(path, code):
 def test_symlinks_leaving_root_never_run(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
-    (outside / "evil.sh").write_text("#!/bin/sh\necho 'Content-Type: text/plain'; echo; echo evil\n")
+    (outside / "evil.sh").write_text(
+        "#!/bin/sh\necho 'Content-Type: text/plain'; echo; echo evil\n"
+    )
     os.chmod(outside / "evil.sh", 0o755)
     root = tmp_path / "root"
     root.mkdir()
@@ -657,7 +730,7 @@ def test_stderr_of_a_script_that_fails_before_its_head_is_logged_whole(tmp_path)
     path.chmod(0o755)
     app = CGIScript(str(path))
     for _ in range(10):
-        status, _, body, log = call(app)
+        status, _, _body, log = call(app)
         assert status == "502 Bad Gateway"
         lines = log.splitlines()
         assert lines[-2:-1] == ["errdump.sh: last words"] and len(lines) == 2002, lines[-3:]
@@ -666,9 +739,9 @@ def test_stderr_of_a_script_that_fails_before_its_head_is_logged_whole(tmp_path)
 
 def test_a_body_complete_at_once_gets_a_content_length():
     # So that servers (waitress) can keep the connection open.
-    status, headers, body, _ = call(CGIScript(script("hello.sh")))
+    _status, headers, body, _ = call(CGIScript(script("hello.sh")))
     assert ("Content-Length", str(len(body))) in headers and body == b"hello from sh\n"
-    status, headers, body, _ = call(CGIScript(script("hello.sh")), method="HEAD")
+    _status, headers, body, _ = call(CGIScript(script("hello.sh")), method="HEAD")
     assert ("Content-Length", "14") in headers and body == b""
 
 
@@ -677,7 +750,7 @@ def test_slow_big_or_failed_bodies_get_no_invented_length():
     assert len(body) == 1048576 and "Content-Length" not in dict(headers)
     _, headers, body, _ = call(CGIScript(script("stall_body.sh"), timeout=0.5))
     assert body == b"first\n" and "Content-Length" not in dict(headers)
-    _, headers, body, log = call(CGIScript(script("die_midway.sh")))
+    _, headers, body, _log = call(CGIScript(script("die_midway.sh")))
     assert body == b"partial" and "Content-Length" not in dict(headers)
 
 
@@ -688,7 +761,10 @@ def test_a_misspelt_option_is_a_type_error():
         CGIDirectory(SCRIPTS, interpreter="/bin/sh")  # CGIDirectory takes interpreters=
 
 
-@pytest.mark.parametrize("host", ["evil host", "a/b", "x\x01y", "", "a.b:port", "a.b:99999", "a.b:0", "a.b:-1", "a.b:²", "::1"])
+@pytest.mark.parametrize(
+    "host",
+    ["evil host", "a/b", "x\x01y", "", "a.b:port", "a.b:99999", "a.b:0", "a.b:-1", "a.b:²", "::1"],
+)
 def test_a_host_header_that_is_no_host_name_leaves_server_name_alone(host):
     env = json.loads(call(CGIScript(script("env.py")), environ={"HTTP_HOST": host})[2])
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", "8080")
@@ -700,7 +776,12 @@ def test_a_host_header_that_is_no_host_name_leaves_server_name_alone(host):
         ("example.com", "http", "example.com", "80"),
         ("example.com", "https", "example.com", "443"),  # behind a proxy that ends TLS
         ("example.com:8443", "https", "example.com", "8443"),
-        ("example.com:", "http", "example.com", "80"),  # RFC 3986 §3.2.3: an empty port is the default
+        (
+            "example.com:",
+            "http",
+            "example.com",
+            "80",
+        ),  # RFC 3986 §3.2.3: an empty port is the default
         ("127.0.0.1:8080", "http", "127.0.0.1", "8080"),
         ("[::1]:8080", "http", "[::1]", "8080"),
         ("[::1]", "https", "[::1]", "443"),
@@ -759,8 +840,13 @@ def _open_in(folder):
 
 
 def _post(app, source, size, errors=None):
-    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(size), "wsgi.input": source,
-               "wsgi.errors": errors or Log(), "QUERY_STRING": ""}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_LENGTH": str(size),
+        "wsgi.input": source,
+        "wsgi.errors": errors or Log(),
+        "QUERY_STRING": "",
+    }
     return app(environ, lambda *a: None)
 
 
@@ -785,7 +871,9 @@ def test_held_output_keeps_one_mib_in_memory_then_spills_in_order(monkeypatch, t
         assert len(data) <= 1 << 20
         out.append(bytes(data))
     expected = b"".join(pieces)
-    assert b"".join(out)[: len(expected)] == expected and len(b"".join(out)) == len(expected) + 3 * (1 << 18)
+    assert b"".join(out)[: len(expected)] == expected and len(b"".join(out)) == len(
+        expected
+    ) + 3 * (1 << 18)
     held.close()
     assert not _open_in(folder) and not os.listdir(folder)
     held.close()  # twice: nothing
@@ -833,8 +921,13 @@ def test_a_script_that_reads_its_body_first_holds_nothing(monkeypatch, tmp_path)
 def test_a_spooled_chunked_body_holds_nothing(monkeypatch, tmp_path):
     # The client sent it all before the script started: nothing to wait for.
     data = b"c" * (3 * 1024 * 1024)
-    environ = {"REQUEST_METHOD": "POST", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True,
-               "wsgi.input": io.BytesIO(data), "wsgi.errors": Log()}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input_terminated": True,
+        "wsgi.input": io.BytesIO(data),
+        "wsgi.errors": Log(),
+    }
     result = CGIScript(script("cat.sh"))(environ, lambda *a: None)
     try:
         first = next(iter(result))
@@ -856,11 +949,15 @@ def test_client_gone_while_the_held_output_is_sent_removes_the_file(monkeypatch,
     assert not os.path.exists("/proc/%d" % pid)
 
 
-def test_client_gone_while_sending_its_body_delivers_what_was_held_and_removes_the_file(monkeypatch, tmp_path):
+def test_client_gone_while_sending_its_body_delivers_what_was_held_and_removes_the_file(
+    monkeypatch, tmp_path
+):
     folder = _private_tmp(monkeypatch, tmp_path)
     size = 8 * 1024 * 1024
     errors = Log()
-    result = _post(CGIScript(script("cat.sh")), _ClientInput(size, fail_after=5 * 1024 * 1024), size, errors)
+    result = _post(
+        CGIScript(script("cat.sh")), _ClientInput(size, fail_after=5 * 1024 * 1024), size, errors
+    )
     try:
         total = sum(len(chunk) for chunk in result)
     finally:
@@ -874,7 +971,11 @@ def test_silence_while_output_is_held_cuts_the_body_and_removes_the_file(monkeyp
     folder = _private_tmp(monkeypatch, tmp_path)
     size = 8 * 1024 * 1024
     # Echoes 3 MB, then neither reads nor writes.
-    app = CGIScript("/bin/sh", args=("-c", "printf 'Content-Type: a/b\\n\\n'; head -c 3145728; exec sleep 60"), timeout=0.5)
+    app = CGIScript(
+        "/bin/sh",
+        args=("-c", "printf 'Content-Type: a/b\\n\\n'; head -c 3145728; exec sleep 60"),
+        timeout=0.5,
+    )
     errors = Log()
     started = time.monotonic()
     result = _post(app, _ClientInput(size), size, errors)
@@ -891,7 +992,9 @@ def test_silence_while_output_is_held_cuts_the_body_and_removes_the_file(monkeyp
 def test_a_script_crashing_while_output_is_held_removes_the_file(monkeypatch, tmp_path):
     folder = _private_tmp(monkeypatch, tmp_path)
     size = 8 * 1024 * 1024
-    app = CGIScript("/bin/sh", args=("-c", "printf 'Content-Type: a/b\\n\\n'; head -c 3145728; kill -9 $$"))
+    app = CGIScript(
+        "/bin/sh", args=("-c", "printf 'Content-Type: a/b\\n\\n'; head -c 3145728; kill -9 $$")
+    )
     errors = Log()
     result = _post(app, _ClientInput(size), size, errors)
     try:

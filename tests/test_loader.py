@@ -28,7 +28,11 @@ def test_split(spec, target, attr):
 def modules(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    for name in [n for n, m in sys.modules.items() if getattr(m, "__file__", "") and str(tmp_path) in str(m.__file__)]:
+    for name in [
+        n
+        for n, m in sys.modules.items()
+        if getattr(m, "__file__", "") and str(tmp_path) in str(m.__file__)
+    ]:
         del sys.modules[name]
 
 

@@ -13,10 +13,10 @@ import warnings
 from wsgiref.validate import check_environ, validator
 
 import pytest
+from cgi_output import CGIOutput
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from cgi_output import CGIOutput
 from wsgicgi import gateway, run
 from wsgicgi.cgihead import CGIResponseError, parse_cgi_headers
 from wsgicgi.protocol import (
@@ -37,8 +37,20 @@ TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 7230 §3.2.6
 # RFC 7230 §3.2: field-value is HTAB / SP / VCHAR / obs-text; no CR, LF, NUL, DEL.
 VALUE_RE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 # PEP 3333: three digits, one space, a reason phrase (RFC 7230 §3.1.2 chars).
-STATUS_RE = re.compile(r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff][\t\x20-\x7e\x80-\xff]*")
-HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
+STATUS_RE = re.compile(
+    r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff][\t\x20-\x7e\x80-\xff]*"
+)
+HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+}
 
 
 def valid_status(status):
@@ -50,7 +62,12 @@ def headers_error(headers):
     if type(headers) is not list:
         return TypeError
     for item in headers:
-        if type(item) is not tuple or len(item) != 2 or type(item[0]) is not str or type(item[1]) is not str:
+        if (
+            type(item) is not tuple
+            or len(item) != 2
+            or type(item[0]) is not str
+            or type(item[1]) is not str
+        ):
             return TypeError
         name, value = item
         if not TOKEN_RE.fullmatch(name) or name.lower() in HOP or not VALUE_RE.fullmatch(value):
@@ -69,7 +86,26 @@ field_values = st.text(alphabet=VALUE_CHARS, max_size=30).map(lambda v: v.strip(
 reasons = field_values.filter(lambda r: r != "")
 statuses_valid = st.builds(lambda c, r: "%d %s" % (c, r), st.integers(100, 599), reasons)
 header_ish = st.lists(
-    st.sampled_from(["Status", "Location", "X-A", "Content-Type", ":", " ", "\t", "\r", "\n", "\r\n", "\x00", "200", "OK", "\xff", "a b", "\x85"]),
+    st.sampled_from(
+        [
+            "Status",
+            "Location",
+            "X-A",
+            "Content-Type",
+            ":",
+            " ",
+            "\t",
+            "\r",
+            "\n",
+            "\r\n",
+            "\x00",
+            "200",
+            "OK",
+            "\xff",
+            "a b",
+            "\x85",
+        ]
+    ),
     max_size=20,
 ).map(lambda parts: "".join(parts).encode("latin-1"))
 
@@ -103,7 +139,12 @@ header_names = tokens.filter(lambda n: n.lower() != "status")
 @SETTINGS
 @given(
     st.lists(st.tuples(header_names, SEPARATORS, field_values, EOLS), max_size=8),
-    st.one_of(st.none(), st.tuples(st.sampled_from(["Status", "status", "STATUS"]), statuses_valid, st.integers(0, 8), EOLS)),
+    st.one_of(
+        st.none(),
+        st.tuples(
+            st.sampled_from(["Status", "status", "STATUS"]), statuses_valid, st.integers(0, 8), EOLS
+        ),
+    ),
 )
 def test_parse_cgi_headers_round_trip(lines, status):
     texts = [(n + ":" + sep + v, eol) for n, sep, v, eol in lines]
@@ -116,10 +157,20 @@ def test_parse_cgi_headers_round_trip(lines, status):
 
 
 @SETTINGS
-@given(header_names, st.lists(st.tuples(EOLS, st.sampled_from([" ", "\t", "  \t"]), field_values.filter(bool)), min_size=1, max_size=6))
+@given(
+    header_names,
+    st.lists(
+        st.tuples(EOLS, st.sampled_from([" ", "\t", "  \t"]), field_values.filter(bool)),
+        min_size=1,
+        max_size=6,
+    ),
+)
 def test_folded_header_is_its_words_joined_by_one_space(name, folds):
     block = name + ":" + "".join(eol + indent + word for eol, indent, word in folds)
-    assert parse_cgi_headers(block.encode("latin-1")) == (None, [(name, " ".join(w for _, _, w in folds))])
+    assert parse_cgi_headers(block.encode("latin-1")) == (
+        None,
+        [(name, " ".join(w for _, _, w in folds))],
+    )
 
 
 @settings(max_examples=5, deadline=None)
@@ -129,7 +180,7 @@ def test_parse_cgi_headers_is_linear_in_folded_lines(n):
     import time
 
     start = time.perf_counter()
-    status, headers = parse_cgi_headers(b"X-A: a" + b"\r\n b" * n)
+    _status, headers = parse_cgi_headers(b"X-A: a" + b"\r\n b" * n)
     assert len(headers[0][1]) == 1 + 2 * n
     assert time.perf_counter() - start < 1.0
 
@@ -142,7 +193,12 @@ def test_parse_cgi_headers_is_linear_in_folded_lines(n):
     st.one_of(
         statuses_valid,
         st.text(max_size=12),
-        st.builds(lambda c, sep, r: c + sep + r, st.text("0123456789\u0662", min_size=2, max_size=4), st.sampled_from([" ", "", "  ", "\t"]), st.text(max_size=6)),
+        st.builds(
+            lambda c, sep, r: c + sep + r,
+            st.text("0123456789\u0662", min_size=2, max_size=4),
+            st.sampled_from([" ", "", "  ", "\t"]),
+            st.text(max_size=6),
+        ),
         st.binary(max_size=8),
         st.integers(),
         st.none(),
@@ -161,13 +217,33 @@ def test_check_status_accepts_exactly_the_valid_ones(status):
         assert valid_status(status) and code == int(status[:3])
 
 
-names = st.one_of(tokens, st.text(max_size=8), st.sampled_from(sorted(HOP)).map(str.title), st.binary(max_size=4))
-values = st.one_of(field_values, st.text(max_size=10), st.sampled_from(["a\r\nb", "\n", "x\x00", "\x7f", "\u20ac"]), st.binary(max_size=4), st.integers())
-items = st.one_of(st.tuples(names, values), st.tuples(names, values, values), st.lists(names, max_size=2), st.none())
+names = st.one_of(
+    tokens, st.text(max_size=8), st.sampled_from(sorted(HOP)).map(str.title), st.binary(max_size=4)
+)
+values = st.one_of(
+    field_values,
+    st.text(max_size=10),
+    st.sampled_from(["a\r\nb", "\n", "x\x00", "\x7f", "\u20ac"]),
+    st.binary(max_size=4),
+    st.integers(),
+)
+items = st.one_of(
+    st.tuples(names, values),
+    st.tuples(names, values, values),
+    st.lists(names, max_size=2),
+    st.none(),
+)
 
 
 @SETTINGS
-@given(st.one_of(st.lists(st.tuples(names, values), max_size=5), st.lists(items, max_size=4), st.tuples(st.tuples(tokens, field_values)), st.none()))
+@given(
+    st.one_of(
+        st.lists(st.tuples(names, values), max_size=5),
+        st.lists(items, max_size=4),
+        st.tuples(st.tuples(tokens, field_values)),
+        st.none(),
+    )
+)
 def test_check_headers_accepts_exactly_the_valid_ones(headers):
     expected = headers_error(headers)
     try:
@@ -182,7 +258,14 @@ def test_check_headers_accepts_exactly_the_valid_ones(headers):
 
 
 @SETTINGS
-@given(st.one_of(st.none(), st.text(max_size=12), st.from_regex(r"\A[0-9]{1,25}\Z"), st.text("0123456789+-_ \u0661\u00b2", max_size=8)))
+@given(
+    st.one_of(
+        st.none(),
+        st.text(max_size=12),
+        st.from_regex(r"\A[0-9]{1,25}\Z"),
+        st.text("0123456789+-_ \u0661\u00b2", max_size=8),
+    )
+)
 @example("9" * 5000)  # int() refuses over 4300 digits: was a ValueError
 @example("0" * 5000 + "7")
 def test_parse_content_length_only_ascii_digit_strings(value):
@@ -217,18 +300,53 @@ def test_latin1_tunnel_other_way(text):
 # --- the environ, from arbitrary bytes --------------------------------------------------
 
 KEYS = [
-    b"REQUEST_METHOD", b"SCRIPT_NAME", b"PATH_INFO", b"QUERY_STRING", b"CONTENT_LENGTH", b"CONTENT_TYPE",
-    b"SERVER_NAME", b"SERVER_PORT", b"SERVER_PROTOCOL", b"HTTPS", b"REQUEST_SCHEME", b"SERVER_SOFTWARE",
-    b"HTTP_PROXY", b"HTTP_AUTHORIZATION", b"REDIRECT_HTTP_AUTHORIZATION", b"HTTP_CONTENT_LENGTH",
-    b"HTTP_CONTENT_TYPE", b"wsgi.input", b"wsgi.url_scheme",
+    b"REQUEST_METHOD",
+    b"SCRIPT_NAME",
+    b"PATH_INFO",
+    b"QUERY_STRING",
+    b"CONTENT_LENGTH",
+    b"CONTENT_TYPE",
+    b"SERVER_NAME",
+    b"SERVER_PORT",
+    b"SERVER_PROTOCOL",
+    b"HTTPS",
+    b"REQUEST_SCHEME",
+    b"SERVER_SOFTWARE",
+    b"HTTP_PROXY",
+    b"HTTP_AUTHORIZATION",
+    b"REDIRECT_HTTP_AUTHORIZATION",
+    b"HTTP_CONTENT_LENGTH",
+    b"HTTP_CONTENT_TYPE",
+    b"wsgi.input",
+    b"wsgi.url_scheme",
 ]
 meta_values = st.one_of(
     st.binary(max_size=40),
     st.integers(0, 99).map(lambda n: str(n).encode()),
-    st.sampled_from([b"", b"/", b"/x/", b"HEAD", b"POST", b"Microsoft-IIS/10.0", b"on", b"https", b"-1", b"1e3", b"\xd9\xa1"]),
-    st.builds(lambda a, b: a + b, st.sampled_from([b"/", b"/cgi-bin/app.cgi", b"/cgi-bin/app.cgix"]), st.binary(max_size=10)),
+    st.sampled_from(
+        [
+            b"",
+            b"/",
+            b"/x/",
+            b"HEAD",
+            b"POST",
+            b"Microsoft-IIS/10.0",
+            b"on",
+            b"https",
+            b"-1",
+            b"1e3",
+            b"\xd9\xa1",
+        ]
+    ),
+    st.builds(
+        lambda a, b: a + b,
+        st.sampled_from([b"/", b"/cgi-bin/app.cgi", b"/cgi-bin/app.cgix"]),
+        st.binary(max_size=10),
+    ),
 )
-meta_variables = st.dictionaries(st.one_of(st.sampled_from(KEYS), st.binary(min_size=1, max_size=10)), meta_values, max_size=10)
+meta_variables = st.dictionaries(
+    st.one_of(st.sampled_from(KEYS), st.binary(min_size=1, max_size=10)), meta_values, max_size=10
+)
 
 
 def os_environ_style(raw, as_str):
@@ -236,7 +354,9 @@ def os_environ_style(raw, as_str):
     if not as_str:
         return dict(raw)
     enc = sys.getfilesystemencoding()
-    return {k.decode(enc, "surrogateescape"): v.decode(enc, "surrogateescape") for k, v in raw.items()}
+    return {
+        k.decode(enc, "surrogateescape"): v.decode(enc, "surrogateescape") for k, v in raw.items()
+    }
 
 
 def must_be_bad_request(raw):
@@ -244,7 +364,9 @@ def must_be_bad_request(raw):
     if parse_content_length(raw.get(b"CONTENT_LENGTH", b"").decode("latin-1")) is None:
         return "CONTENT_LENGTH"
     script_name, path_info = raw.get(b"SCRIPT_NAME", b""), raw.get(b"PATH_INFO", b"")
-    if script_name != b"/" and (script_name[:1] not in (b"", b"/") or path_info[:1] not in (b"", b"/")):
+    if script_name != b"/" and (
+        script_name[:1] not in (b"", b"/") or path_info[:1] not in (b"", b"/")
+    ):
         return "path"  # RFC 3875 §4.1.5, §4.1.13
     return None
 
@@ -259,7 +381,15 @@ def assert_pep3333_environ(env):
         if "." not in key:
             assert type(value) is str
             value.encode("latin-1")
-    for key in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL"):
+    for key in (
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+    ):
         assert key in env
     assert "HTTP_PROXY" not in env
     assert env["wsgi.url_scheme"] in ("http", "https")
@@ -267,20 +397,43 @@ def assert_pep3333_environ(env):
 
 @SETTINGS
 @given(meta_variables, st.booleans(), st.binary(max_size=64))
-@example({b"CONTENT_LENGTH": b"7" * 25}, False, b"abc")  # atheris: read() of 10**25 was an OverflowError
-@example({b"SCRIPT_NAME": b"/app", b"PATH_INFO": b"/application/x", b"SERVER_SOFTWARE": b"Microsoft-IIS/10.0"}, False, b"")
+@example(
+    {b"CONTENT_LENGTH": b"7" * 25}, False, b"abc"
+)  # atheris: read() of 10**25 was an OverflowError
+@example(
+    {
+        b"SCRIPT_NAME": b"/app",
+        b"PATH_INFO": b"/application/x",
+        b"SERVER_SOFTWARE": b"Microsoft-IIS/10.0",
+    },
+    False,
+    b"",
+)
 @example({b"SCRIPT_NAME": b"/", b"PATH_INFO": b"x"}, False, b"")
 def test_build_environ_from_arbitrary_bytes(raw, as_str, body):
     why = must_be_bad_request(raw)
     try:
-        env = gateway.build_environ(gateway._read_cgi_variables(os_environ_style(raw, as_str)), io.BytesIO(body), io.StringIO())
+        env = gateway.build_environ(
+            gateway._read_cgi_variables(os_environ_style(raw, as_str)),
+            io.BytesIO(body),
+            io.StringIO(),
+        )
     except gateway.BadRequest:
         assert why is not None
         return
     assert why is None, why
     assert_pep3333_environ(env)
     for key, value in raw.items():
-        if not key.startswith((b"wsgi.", b"HTTP_PROXY", b"HTTP_CONTENT_", b"PATH_INFO", b"SCRIPT_NAME", b"HTTP_AUTHORIZATION")):
+        if not key.startswith(
+            (
+                b"wsgi.",
+                b"HTTP_PROXY",
+                b"HTTP_CONTENT_",
+                b"PATH_INFO",
+                b"SCRIPT_NAME",
+                b"HTTP_AUTHORIZATION",
+            )
+        ):
             assert env[key.decode("latin-1")] == value.decode("latin-1")
     length = parse_content_length(env.get("CONTENT_LENGTH"))
     assert env["wsgi.input"].read() == body[:length]
@@ -310,7 +463,13 @@ def gateway_run(app, raw, body, validate=True):
     out, err = io.BytesIO(), io.StringIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run(validator(app) if validate else app, environ=raw, stdin=io.BytesIO(body), stdout=out, stderr=err)
+        run(
+            validator(app) if validate else app,
+            environ=raw,
+            stdin=io.BytesIO(body),
+            stdout=out,
+            stderr=err,
+        )
     response = CGIOutput(out.getvalue())
     check_status(response.status)
     status, headers = parse_cgi_headers(out.getvalue().partition(b"\r\n\r\n")[0])
@@ -334,17 +493,30 @@ def test_gateway_run_with_arbitrary_meta_variables_and_body(raw, as_str, body):
     else:
         assert response.code == 200, log
         if raw.get(b"REQUEST_METHOD") != b"HEAD":
-            assert response.body == body[: parse_content_length(raw.get(b"CONTENT_LENGTH", b"").decode("latin-1"))]
+            assert (
+                response.body
+                == body[: parse_content_length(raw.get(b"CONTENT_LENGTH", b"").decode("latin-1"))]
+            )
 
 
 class Boom(Exception):
     pass
 
 
-any_status = st.one_of(statuses_valid, st.sampled_from(["200", "200 ", "999 X", "200 OK\r\nX: y", b"200 OK", 200]), st.text(max_size=8))
+any_status = st.one_of(
+    statuses_valid,
+    st.sampled_from(["200", "200 ", "999 X", "200 OK\r\nX: y", b"200 OK", 200]),
+    st.text(max_size=8),
+)
 any_header = st.tuples(
-    st.one_of(tokens, st.sampled_from(["Status", "Content-Length", "Connection", "X Y", ""]), st.text(max_size=4)),
-    st.one_of(field_values, st.sampled_from(["a\r\nb", "5", "-1", "", "\u20ac"]), st.text(max_size=4)),
+    st.one_of(
+        tokens,
+        st.sampled_from(["Status", "Content-Length", "Connection", "X Y", ""]),
+        st.text(max_size=4),
+    ),
+    st.one_of(
+        field_values, st.sampled_from(["a\r\nb", "5", "-1", "", "\u20ac"]), st.text(max_size=4)
+    ),
 )
 behaviours = st.fixed_dictionaries(
     {
@@ -398,8 +570,17 @@ class Closing:
 
 
 def behaviour(**changes):
-    b = dict(status="200 OK", headers=[("Content-Type", "text/plain")], chunks=[b"hi"], raise_at=-1, close_raises=False,
-             start_twice=False, mutate_after_start=None, write=None, read=None)
+    b = {
+        "status": "200 OK",
+        "headers": [("Content-Type", "text/plain")],
+        "chunks": [b"hi"],
+        "raise_at": -1,
+        "close_raises": False,
+        "start_twice": False,
+        "mutate_after_start": None,
+        "write": None,
+        "read": None,
+    }
     b.update(changes)
     return b
 
@@ -421,9 +602,39 @@ def test_gateway_run_with_a_misbehaving_app_always_answers_one_cgi_response(raw,
 # --- CGIDirectory path mapping (issue 5: no path ever resolves outside root) ------------------
 
 SEGMENTS = [
-    "ok.cgi", "sub", "inner.cgi", "..", ".", "", "%2e", "%2e%2e", ".%2e", "%2f", "..%2f", "..\\", "\\..",
-    "outside", "secret.cgi", "link-out", "link-dir", "link-in", "link-up", "loop", "noexec.cgi", ".hidden.cgi",
-    "\x00", "ok.cgi\x00", "\xc0\xae\xc0\xae", "\u2025", "..;", "...", " ..", ".. ", "ok.cgi.", "OK.CGI", "tool.py",
+    "ok.cgi",
+    "sub",
+    "inner.cgi",
+    "..",
+    ".",
+    "",
+    "%2e",
+    "%2e%2e",
+    ".%2e",
+    "%2f",
+    "..%2f",
+    "..\\",
+    "\\..",
+    "outside",
+    "secret.cgi",
+    "link-out",
+    "link-dir",
+    "link-in",
+    "link-up",
+    "loop",
+    "noexec.cgi",
+    ".hidden.cgi",
+    "\x00",
+    "ok.cgi\x00",
+    "\xc0\xae\xc0\xae",
+    "\u2025",
+    "..;",
+    "...",
+    " ..",
+    ".. ",
+    "ok.cgi.",
+    "OK.CGI",
+    "tool.py",
 ]
 path_infos = st.builds(
     lambda lead, segs: lead + "/".join(segs),
@@ -440,8 +651,12 @@ def cgi_tree(tmp_path_factory):
     (root / "sub").mkdir(parents=True)
     outside.mkdir()
     for path, text in [
-        (root / "ok.cgi", "inside"), (root / "sub" / "inner.cgi", "inside"), (root / ".hidden.cgi", "hidden"),
-        (outside / "secret.cgi", "SECRET"), (base / "secret.cgi", "SECRET"), (root / "noexec.cgi", "noexec"),
+        (root / "ok.cgi", "inside"),
+        (root / "sub" / "inner.cgi", "inside"),
+        (root / ".hidden.cgi", "hidden"),
+        (outside / "secret.cgi", "SECRET"),
+        (base / "secret.cgi", "SECRET"),
+        (root / "noexec.cgi", "noexec"),
     ]:
         path.write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s'\n" % text)
         path.chmod(0o755 if path.name != "noexec.cgi" else 0o644)
@@ -467,14 +682,14 @@ def test_cgi_directory_never_resolves_outside_root(cgi_tree, path_info):
     if type(found) is int:
         assert found in (400, 403, 404)
         return
-    script, interpreter, script_part, rest = found
+    script, _interpreter, script_part, rest = found
     root = os.path.realpath(str(cgi_tree)).encode()
     assert os.path.realpath(script).startswith(root + b"/")
     assert os.path.basename(os.path.realpath(script)) in (b"ok.cgi", b"inner.cgi", b"tool.py")
     segments = script_part.split("/")
     assert not any(s in ("", ".", "..") or s.startswith(".") for s in segments[1:]), script_part
     assert "\x00" not in script_part + rest
-    assert path_info.startswith(script_part) and path_info[len(script_part):] == rest
+    assert path_info.startswith(script_part) and path_info[len(script_part) :] == rest
 
 
 @FEW
@@ -484,10 +699,20 @@ def test_cgi_directory_requests_never_run_a_script_outside_root(cgi_tree, path_i
 
     app = CGIDirectory(str(cgi_tree), interpreters={".py": sys.executable}, timeout=10)
     environ = {
-        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/cgi-bin", "PATH_INFO": path_info, "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
-        "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "/cgi-bin",
+        "PATH_INFO": path_info,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
     }
     started = []
     result = app(environ, lambda status, headers, exc_info=None: started.append(status))

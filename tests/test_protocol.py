@@ -39,7 +39,10 @@ def test_check_status_rejects(status, error):
         check_status(status)
 
 
-@pytest.mark.parametrize("status,code", [("200 OK", 200), ("404 Not Found", 404), ("599 Whatever x", 599), ("201 \xe9t\xe9", 201)])
+@pytest.mark.parametrize(
+    "status,code",
+    [("200 OK", 200), ("404 Not Found", 404), ("599 Whatever x", 599), ("201 \xe9t\xe9", 201)],
+)
 def test_check_status_accepts(status, code):
     assert check_status(status) == code
 
@@ -74,25 +77,72 @@ def test_check_headers_rejects(headers, error):
 
 
 def test_check_headers_accepts_latin1_tabs_and_repeats():
-    check_headers([("Content-Type", "text/plain"), ("X-Latin", "caf\xe9\tok"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-Empty", "")])
+    check_headers(
+        [
+            ("Content-Type", "text/plain"),
+            ("X-Latin", "caf\xe9\tok"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+            ("X-Empty", ""),
+        ]
+    )
 
 
 @pytest.mark.parametrize(
     "name,ok",
-    [("Content-Type", True), ("x-a!#$%&'*+.^_`|~", True), ("", False), ("a b", False), ("a:b", False), ("\xe9", False), ("a\tb", False), (b"X", False), ("a(b)", False)],
+    [
+        ("Content-Type", True),
+        ("x-a!#$%&'*+.^_`|~", True),
+        ("", False),
+        ("a b", False),
+        ("a:b", False),
+        ("\xe9", False),
+        ("a\tb", False),
+        (b"X", False),
+        ("a(b)", False),
+    ],
 )
 def test_is_token(name, ok):
     assert is_token(name) is ok
 
 
-@pytest.mark.parametrize("value,bad", [("plain", False), ("tab\there", False), ("\xe9", False), ("cr\r", True), ("lf\n", True), ("nul\x00", True), ("esc\x1b", True), ("del\x7f", True)])
+@pytest.mark.parametrize(
+    "value,bad",
+    [
+        ("plain", False),
+        ("tab\there", False),
+        ("\xe9", False),
+        ("cr\r", True),
+        ("lf\n", True),
+        ("nul\x00", True),
+        ("esc\x1b", True),
+        ("del\x7f", True),
+    ],
+)
 def test_has_control_chars(value, bad):
     assert has_control_chars(value) is bad
 
 
 @pytest.mark.parametrize(
     "value,expected",
-    [(None, 0), ("", 0), ("0", 0), ("17", 17), ("00012", 12), ("99999999999999999999", 99999999999999999999), ("-1", None), ("+5", None), (" 5", None), ("5 ", None), ("5_0", None), ("1e3", None), ("0x10", None), ("\u0661\u0662", None), ("abc", None), ("5\x00", None)],
+    [
+        (None, 0),
+        ("", 0),
+        ("0", 0),
+        ("17", 17),
+        ("00012", 12),
+        ("99999999999999999999", 99999999999999999999),
+        ("-1", None),
+        ("+5", None),
+        (" 5", None),
+        ("5 ", None),
+        ("5_0", None),
+        ("1e3", None),
+        ("0x10", None),
+        ("\u0661\u0662", None),
+        ("abc", None),
+        ("5\x00", None),
+    ],
 )
 def test_parse_content_length(value, expected):
     assert parse_content_length(value) == expected
@@ -107,7 +157,11 @@ def test_latin1_tunnel_round_trips_every_byte():
 PARSE_OK = [
     (b"Content-Type: text/html", None, [("Content-Type", "text/html")]),
     (b"Content-Type: text/html\r\nX-A: 1", None, [("Content-Type", "text/html"), ("X-A", "1")]),
-    (b"Status: 404 Not Found\nContent-Type: text/plain", "404 Not Found", [("Content-Type", "text/plain")]),
+    (
+        b"Status: 404 Not Found\nContent-Type: text/plain",
+        "404 Not Found",
+        [("Content-Type", "text/plain")],
+    ),
     (b"Status: 404", "404 Not Found", []),  # RFC 3875 §6.3.3: reason supplied when missing
     (b"status:302", "302 Found", []),
     (b"Status: 299", "299 Unknown", []),

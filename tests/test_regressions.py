@@ -16,6 +16,7 @@ import time
 
 from cgi_output import CGIOutput
 from test_cli import cgi_env
+
 from wsgicgi import CGIScript
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,14 +73,23 @@ def test_content_length_zero_ends_the_response_without_waiting_for_the_script(tm
     # `timeout`, then logs "body cut"; with Content-Length: 5 the body ends at
     # once. The length says the body is complete.
     path = tmp_path / "cl0.sh"
-    path.write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\nContent-Length: 0\\n\\n'\nexec sleep 60\n")
+    path.write_text(
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\nContent-Length: 0\\n\\n'\nexec sleep 60\n"
+    )
     path.chmod(0o755)
     errors = io.StringIO()
     app = CGIScript(str(path), timeout=30)
     environ = {
-        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "", "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.input": io.BytesIO(), "wsgi.errors": errors, "wsgi.url_scheme": "http",
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": errors,
+        "wsgi.url_scheme": "http",
     }
     started = time.monotonic()
     result = app(environ, lambda status, headers, exc_info=None: None)
@@ -105,7 +115,9 @@ def test_serve_takes_http_servers_cgi_flag_without_exposing_script_source(tmp_pa
     # /cgi-bin/ becomes a static folder that sends every script's source.
     cgi = tmp_path / "cgi-bin"
     cgi.mkdir()
-    (cgi / "hello.sh").write_text("#!/bin/sh\n# SOURCE-MARKER\nprintf 'Content-Type: text/plain\\n\\nran\\n'\n")
+    (cgi / "hello.sh").write_text(
+        "#!/bin/sh\n# SOURCE-MARKER\nprintf 'Content-Type: text/plain\\n\\nran\\n'\n"
+    )
     (cgi / "hello.sh").chmod(0o755)
     port = _free_port()
     proc = subprocess.Popen(
@@ -155,11 +167,20 @@ def test_nph_script_with_a_status_line_and_no_headers_is_not_a_502(tmp_path):
     errors = io.StringIO()
     seen = {}
     environ = {
-        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "", "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.input": io.BytesIO(), "wsgi.errors": errors, "wsgi.url_scheme": "http",
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": errors,
+        "wsgi.url_scheme": "http",
     }
-    result = CGIScript(str(path), timeout=20)(environ, lambda status, headers, exc_info=None: seen.update(status=status))
+    result = CGIScript(str(path), timeout=20)(
+        environ, lambda status, headers, exc_info=None: seen.update(status=status)
+    )
     try:
         body = b"".join(result)
     finally:
@@ -172,7 +193,7 @@ def _serve(tmp_path, *args):
     """Start `wsgicgi serve` on a free port in tmp_path; (process, port)."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wsgicgi", "serve", str(port), "-d", str(tmp_path)] + list(args),
+        [sys.executable, "-m", "wsgicgi", "serve", str(port), "-d", str(tmp_path), *list(args)],
         cwd=str(tmp_path),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -247,12 +268,21 @@ def test_server_name_comes_from_the_host_header_and_huge_queries_are_414(tmp_pat
 
     def call(**extra):
         environ = {
-            "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "", "QUERY_STRING": "",
-            "SERVER_NAME": "waitress.invalid", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.input": io.BytesIO(), "wsgi.errors": errors, "wsgi.url_scheme": "http",
+            "REQUEST_METHOD": "GET",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": "",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "waitress.invalid",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": errors,
+            "wsgi.url_scheme": "http",
         }
         environ.update(extra)
-        result = CGIScript(str(path))(environ, lambda status, headers, exc_info=None: seen.update(status=status))
+        result = CGIScript(str(path))(
+            environ, lambda status, headers, exc_info=None: seen.update(status=status)
+        )
         try:
             return b"".join(result)
         finally:

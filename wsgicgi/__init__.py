@@ -8,7 +8,7 @@ every import on every request.
 
 from .gateway import run
 
-__all__ = ["run", "CGIScript", "CGIDirectory"]
+__all__ = ["CGIDirectory", "CGIScript", "run"]
 __version__ = "0.1.0"
 
 

@@ -7,7 +7,7 @@ only to write an error response, so it stays off the gateway's success path.
 
 from .protocol import has_control_chars, is_token
 
-__all__ = ["REASONS", "CGIResponseError", "status_line", "cgi_status", "parse_cgi_headers"]
+__all__ = ["REASONS", "CGIResponseError", "cgi_status", "parse_cgi_headers", "status_line"]
 
 REASONS = {
     200: "OK",
@@ -85,7 +85,7 @@ def parse_cgi_headers(block):
             raise CGIResponseError("invalid header name %r" % (name[:80],))
         value = value.strip(" \t")
         if len(parts) > 1:
-            value = " ".join([p for p in [value] + parts[1:] if p])
+            value = " ".join([p for p in [value, *parts[1:]] if p])
         if has_control_chars(value):
             raise CGIResponseError("control character in header %r" % (name,))
         if name.lower() == "status":

@@ -12,10 +12,10 @@ the exit status is 0 only when every script would serve.
 Imported only by ``wsgicgi check``: nothing here is on the gateway's path.
 """
 
+import grp
 import json
 import os
 import pwd
-import grp
 import shlex
 import shutil
 import signal
@@ -26,10 +26,15 @@ import sys
 import tempfile
 import time
 
-__all__ = ["main", "check_script", "parse_shebang", "Shebang", "SuexecConfig"]
+__all__ = ["Shebang", "SuexecConfig", "check_script", "main", "parse_shebang"]
 
 # Where distributions put the suEXEC wrapper.
-SUEXEC_BINARIES = ("/usr/lib/apache2/suexec", "/usr/sbin/suexec", "/usr/lib/httpd/suexec", "/usr/local/apache2/bin/suexec")
+SUEXEC_BINARIES = (
+    "/usr/lib/apache2/suexec",
+    "/usr/sbin/suexec",
+    "/usr/lib/httpd/suexec",
+    "/usr/local/apache2/bin/suexec",
+)
 MIN_PYTHON = (3, 9)
 # Kernels before 5.1 read 128 bytes of a shebang, newer ones 256.
 SHEBANG_MAX = 255
@@ -57,8 +62,18 @@ class SuexecConfig:
     build's values when the wrapper cannot be asked (only root and the
     server's user may run it)."""
 
-    def __init__(self, binary=None, docroot="/var/www", userdir="public_html", uid_min=100, gid_min=100,
-                 safe_path="/usr/local/bin:/usr/bin:/bin", httpd_user="www-data", log=None, known=False):
+    def __init__(
+        self,
+        binary=None,
+        docroot="/var/www",
+        userdir="public_html",
+        uid_min=100,
+        gid_min=100,
+        safe_path="/usr/local/bin:/usr/bin:/bin",
+        httpd_user="www-data",
+        log=None,
+        known=False,
+    ):
         self.binary = binary
         self.docroot = docroot
         self.userdir = userdir
@@ -82,8 +97,13 @@ class SuexecConfig:
         if not os.access(path, os.X_OK):
             return config
         try:
-            out = subprocess.run([path, "-V"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, timeout=10).stdout.decode("latin-1")
+            out = subprocess.run(
+                [path, "-V"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=10,
+            ).stdout.decode("latin-1")
         except (OSError, subprocess.SubprocessError):
             return config
         config.apply_v_output(out)
@@ -98,8 +118,12 @@ class SuexecConfig:
                 name, _, value = line[3:].partition("=")
                 values[name.strip()] = value.strip().strip('"')
         setters = {
-            "AP_DOC_ROOT": ("docroot", str), "AP_USERDIR_SUFFIX": ("userdir", str), "AP_UID_MIN": ("uid_min", int),
-            "AP_GID_MIN": ("gid_min", int), "AP_SAFE_PATH": ("safe_path", str), "AP_HTTPD_USER": ("httpd_user", str),
+            "AP_DOC_ROOT": ("docroot", str),
+            "AP_USERDIR_SUFFIX": ("userdir", str),
+            "AP_UID_MIN": ("uid_min", int),
+            "AP_GID_MIN": ("gid_min", int),
+            "AP_SAFE_PATH": ("safe_path", str),
+            "AP_HTTPD_USER": ("httpd_user", str),
             "AP_LOG_EXEC": ("log", str),
         }
         for key, (attr, kind) in setters.items():
@@ -143,7 +167,7 @@ class Report:
     def detail(self, text, limit=40):
         lines = text.rstrip("\n").splitlines()
         if len(lines) > limit:
-            lines = ["[...]"] + lines[-limit:]
+            lines = ["[...]", *lines[-limit:]]
         for line in lines:
             self.out.write("        | %s\n" % line)
         self.out.flush()
@@ -179,30 +203,40 @@ def parse_shebang(data, path="SCRIPT"):
     sb = Shebang()
     q = shlex.quote(path)
     if data.startswith(BOM):
-        sb.errors.append((
-            "the file starts with a UTF-8 byte order mark (BOM), so the kernel does not see '#!' "
-            "(Apache logs 'Exec format error' and answers a bare 500)",
-            "save it without BOM: sed -i '1s/^\\xEF\\xBB\\xBF//' %s" % q,
-        ))
-        data = data[len(BOM):]
+        sb.errors.append(
+            (
+                "the file starts with a UTF-8 byte order mark (BOM), so the kernel does not see '#!' "
+                "(Apache logs 'Exec format error' and answers a bare 500)",
+                "save it without BOM: sed -i '1s/^\\xEF\\xBB\\xBF//' %s" % q,
+            )
+        )
+        data = data[len(BOM) :]
     if not data.startswith(b"#!"):
-        sb.errors.append((
-            "line 1 is not a shebang ('#!'): the kernel cannot run the file",
-            "make line 1 '#!/usr/bin/env -S /path/to/python -m wsgicgi myapp:app'",
-        ))
+        sb.errors.append(
+            (
+                "line 1 is not a shebang ('#!'): the kernel cannot run the file",
+                "make line 1 '#!/usr/bin/env -S /path/to/python -m wsgicgi myapp:app'",
+            )
+        )
         return sb
     raw = data[2:].split(b"\n", 1)[0]
     sb.line = "#!" + raw.decode("utf-8", "replace")
     if len(raw) + 2 > SHEBANG_MAX:
-        sb.errors.append((
-            "the shebang line is %d bytes long; the kernel reads only %d" % (len(raw) + 2, SHEBANG_MAX + 1),
-            "shorten it (a shorter venv path, or a symlink to the interpreter)",
-        ))
+        sb.errors.append(
+            (
+                "the shebang line is %d bytes long; the kernel reads only %d"
+                % (len(raw) + 2, SHEBANG_MAX + 1),
+                "shorten it (a shorter venv path, or a symlink to the interpreter)",
+            )
+        )
     elif len(raw) + 2 > SHEBANG_OLD_MAX:
-        sb.warnings.append((
-            "the shebang line is %d bytes long; kernels before Linux 5.1 cut it at 127" % (len(raw) + 2),
-            "shorten it if the host runs an old kernel",
-        ))
+        sb.warnings.append(
+            (
+                "the shebang line is %d bytes long; kernels before Linux 5.1 cut it at 127"
+                % (len(raw) + 2),
+                "shorten it if the host runs an old kernel",
+            )
+        )
     text = raw.decode("utf-8", "surrogateescape")
     sb.has_cr = "\r" in text
     # binfmt_script: the interpreter up to the first blank, the rest (blanks
@@ -220,11 +254,13 @@ def parse_shebang(data, path="SCRIPT"):
     rest = stripped[cut:].strip(" \t")
     sb.kernel_arg = rest or None
     if sb.has_cr and "\r" in sb.interpreter:
-        sb.errors.append((
-            "the shebang ends in CR (Windows line endings): the kernel looks for the interpreter %r, "
-            "which does not exist (a bare 500)" % sb.interpreter,
-            "convert the line endings: sed -i 's/\\r$//' %s (or dos2unix)" % q,
-        ))
+        sb.errors.append(
+            (
+                "the shebang ends in CR (Windows line endings): the kernel looks for the interpreter %r, "
+                "which does not exist (a bare 500)" % sb.interpreter,
+                "convert the line endings: sed -i 's/\\r$//' %s (or dos2unix)" % q,
+            )
+        )
         return sb
     if os.path.basename(sb.interpreter) == "env":
         sb.uses_env = True
@@ -233,64 +269,92 @@ def parse_shebang(data, path="SCRIPT"):
         sb.program = sb.interpreter
         sb.args = [rest] if rest else []
         if rest and any(c in rest for c in " \t") and _looks_like_python(sb.program):
-            sb.errors.append((
-                "two-argument shebang: the kernel passes %r to %s as ONE argument, so Python looks for a "
-                "module named %r (a bare 500)" % (rest, sb.program, rest[2:] if rest.startswith("-m") else rest),
-                "#!/usr/bin/env -S %s %s" % (sb.program, rest),
-            ))
+            sb.errors.append(
+                (
+                    "two-argument shebang: the kernel passes %r to %s as ONE argument, so Python looks for a "
+                    "module named %r (a bare 500)"
+                    % (rest, sb.program, rest[2:] if rest.startswith("-m") else rest),
+                    "#!/usr/bin/env -S %s %s" % (sb.program, rest),
+                )
+            )
         elif sb.has_cr:
-            sb.errors.append((
-                "the shebang ends in CR (Windows line endings): %s receives %r with the CR" % (sb.program, rest),
-                "convert the line endings: sed -i 's/\\r$//' %s (or dos2unix)" % q,
-            ))
+            sb.errors.append(
+                (
+                    "the shebang ends in CR (Windows line endings): %s receives %r with the CR"
+                    % (sb.program, rest),
+                    "convert the line endings: sed -i 's/\\r$//' %s (or dos2unix)" % q,
+                )
+            )
     return sb
 
 
 def _parse_env(sb, rest, path):
     if not rest:
-        sb.errors.append(("'#!%s' names no program for env to run" % sb.interpreter,
-                          "#!/usr/bin/env -S /path/to/python -m wsgicgi myapp:app"))
+        sb.errors.append(
+            (
+                "'#!%s' names no program for env to run" % sb.interpreter,
+                "#!/usr/bin/env -S /path/to/python -m wsgicgi myapp:app",
+            )
+        )
         return
-    if rest.startswith("-S") or rest.startswith("--split-string"):
+    if rest.startswith(("-S", "--split-string")):
         sb.env_split = True
-        body = rest[2:] if rest.startswith("-S") else rest.partition("=")[2] or rest[len("--split-string"):]
+        body = (
+            rest[2:]
+            if rest.startswith("-S")
+            else rest.partition("=")[2] or rest[len("--split-string") :]
+        )
         body = body.replace("\r", " ")
         try:
             words = shlex.split(body)
         except ValueError as exc:
-            sb.errors.append(("env -S cannot split %r: %s" % (body, exc), "remove the unbalanced quote"))
+            sb.errors.append(
+                ("env -S cannot split %r: %s" % (body, exc), "remove the unbalanced quote")
+            )
             return
         if not words:
-            sb.errors.append(("'env -S' names no program", "#!/usr/bin/env -S /path/to/python -m wsgicgi myapp:app"))
+            sb.errors.append(
+                (
+                    "'env -S' names no program",
+                    "#!/usr/bin/env -S /path/to/python -m wsgicgi myapp:app",
+                )
+            )
             return
         sb.program, sb.args = words[0], words[1:]
         if sb.has_cr:
-            sb.warnings.append((
-                "the shebang ends in CR (Windows line endings); coreutils' env -S treats it as a blank, "
-                "other tools do not",
-                "convert the line endings: sed -i 's/\\r$//' %s" % shlex.quote(path),
-            ))
+            sb.warnings.append(
+                (
+                    "the shebang ends in CR (Windows line endings); coreutils' env -S treats it as a blank, "
+                    "other tools do not",
+                    "convert the line endings: sed -i 's/\\r$//' %s" % shlex.quote(path),
+                )
+            )
         return
     if any(c in rest for c in " \t") or rest.startswith("-"):
-        sb.errors.append((
-            "'#!%s %s': without -S, env gets %r as ONE program name and finds no such program (a bare 500)"
-            % (sb.interpreter, rest, rest),
-            "#!%s -S %s" % (sb.interpreter, rest),
-        ))
+        sb.errors.append(
+            (
+                "'#!%s %s': without -S, env gets %r as ONE program name and finds no such program (a bare 500)"
+                % (sb.interpreter, rest, rest),
+                "#!%s -S %s" % (sb.interpreter, rest),
+            )
+        )
         sb.program = rest.split()[0] if rest.split() else None
         return
     if "\r" in rest:
-        sb.errors.append((
-            "the shebang ends in CR (Windows line endings): env looks for a program named %r" % rest,
-            "convert the line endings: sed -i 's/\\r$//' %s (or dos2unix)" % shlex.quote(path),
-        ))
+        sb.errors.append(
+            (
+                "the shebang ends in CR (Windows line endings): env looks for a program named %r"
+                % rest,
+                "convert the line endings: sed -i 's/\\r$//' %s (or dos2unix)" % shlex.quote(path),
+            )
+        )
         return
     sb.program = rest
 
 
 def _looks_like_python(program):
     name = os.path.basename(program)
-    return name.startswith("python") or name.startswith("pypy")
+    return name.startswith(("python", "pypy"))
 
 
 def app_spec_of(sb):
@@ -300,7 +364,7 @@ def app_spec_of(sb):
     for i, word in enumerate(args):
         if word == "-m" and i + 1 < len(args):
             if args[i + 1] == "wsgicgi":
-                rest = args[i + 2:]
+                rest = args[i + 2 :]
                 return args[:i], (rest[0] if rest else "")
             return args[:i], None
         if word.startswith("-m") and len(word) > 2:
@@ -421,8 +485,13 @@ class Runner:
     def run(self, argv, extra_env=None, stdin=None):
         try:
             proc = subprocess.run(
-                argv, cwd=self.folder, env=self.env(extra_env), stdin=subprocess.DEVNULL if stdin is None else stdin,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=self.timeout, **self.kwargs
+                argv,
+                cwd=self.folder,
+                env=self.env(extra_env),
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
+                capture_output=True,
+                timeout=self.timeout,
+                **self.kwargs,
             )
         except subprocess.TimeoutExpired as exc:
             return None, exc.stdout or b"", exc.stderr or b"", "no answer within %gs" % self.timeout
@@ -431,8 +500,16 @@ class Runner:
         return proc.returncode, proc.stdout, proc.stderr, None
 
     def popen(self, argv, extra_env, stdin, stderr):
-        return subprocess.Popen(argv, cwd=self.folder, env=self.env(extra_env), stdin=stdin,
-                                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, **self.kwargs)
+        return subprocess.Popen(
+            argv,
+            cwd=self.folder,
+            env=self.env(extra_env),
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+            **self.kwargs,
+        )
 
 
 # What the interpreter reports about itself, as the script will run it.
@@ -473,7 +550,9 @@ out.write("\n@@wsgicgi-check@@" + json.dumps(result))
 # -- one script ----------------------------------------------------------------
 
 
-def check_script(path, *, out=None, suexec=None, config=None, path_info="", timeout=30.0, drop_privileges=True):
+def check_script(
+    path, *, out=None, suexec=None, config=None, path_info="", timeout=30.0, drop_privileges=True
+):
     """Check one script; write the report to ``out``; return the number of
     problems (0: the script would serve).
 
@@ -493,14 +572,26 @@ def check_script(path, *, out=None, suexec=None, config=None, path_info="", time
     except Exception as exc:  # a bug here must not hide the other scripts' reports
         import traceback
 
-        report.fail("wsgicgi check itself failed: %s: %s" % (type(exc).__name__, exc),
-                    "report this as a bug in wsgicgi")
+        report.fail(
+            "wsgicgi check itself failed: %s: %s" % (type(exc).__name__, exc),
+            "report this as a bug in wsgicgi",
+        )
         report.detail(traceback.format_exc())
     if report.problems:
-        out.write("%s would NOT serve: %d problem%s\n" % (script, report.problems, "" if report.problems == 1 else "s"))
+        out.write(
+            "%s would NOT serve: %d problem%s\n"
+            % (script, report.problems, "" if report.problems == 1 else "s")
+        )
     else:
-        out.write("%s would serve%s\n" % (script, " (%d warning%s)" % (report.warnings, "" if report.warnings == 1 else "s")
-                                           if report.warnings else ""))
+        out.write(
+            "%s would serve%s\n"
+            % (
+                script,
+                " (%d warning%s)" % (report.warnings, "" if report.warnings == 1 else "s")
+                if report.warnings
+                else "",
+            )
+        )
     out.flush()
     return report.problems
 
@@ -510,8 +601,10 @@ def _check(report, script, config, suexec, path_info, timeout, drop_privileges):
     try:
         lst = os.lstat(script)
     except OSError as exc:
-        report.fail("cannot look at %s: %s" % (script, exc.strerror),
-                    "check the path (run `wsgicgi check` with the script's full path)")
+        report.fail(
+            "cannot look at %s: %s" % (script, exc.strerror),
+            "check the path (run `wsgicgi check` with the script's full path)",
+        )
         return
     folder = os.path.dirname(script)
     # suEXEC runs the script in its folder as getcwd() names it: a symlinked
@@ -519,29 +612,53 @@ def _check(report, script, config, suexec, path_info, timeout, drop_privileges):
     real_folder = os.path.realpath(folder)
     real = os.path.join(real_folder, os.path.basename(script))
     if suexec:
-        how = "from %s -V" % config.binary if config.known else "Debian's defaults: only root may ask the wrapper"
-        report.info("suEXEC is installed (%s): scripts in ~/%s run as their owner, so the lines marked 'suEXEC' "
-                    "apply (uid/gid >= %d/%d, docroot %s, PATH %s; %s). A CGI script that runs `id` tells for sure: "
-                    "your own user under suEXEC, %s without"
-                    % (config.binary or "--suexec", config.userdir, config.uid_min, config.gid_min, config.docroot,
-                       config.safe_path, how, config.httpd_user))
+        how = (
+            "from %s -V" % config.binary
+            if config.known
+            else "Debian's defaults: only root may ask the wrapper"
+        )
+        report.info(
+            "suEXEC is installed (%s): scripts in ~/%s run as their owner, so the lines marked 'suEXEC' "
+            "apply (uid/gid >= %d/%d, docroot %s, PATH %s; %s). A CGI script that runs `id` tells for sure: "
+            "your own user under suEXEC, %s without"
+            % (
+                config.binary or "--suexec",
+                config.userdir,
+                config.uid_min,
+                config.gid_min,
+                config.docroot,
+                config.safe_path,
+                how,
+                config.httpd_user,
+            )
+        )
     else:
-        report.info("no suEXEC here: scripts run as the server's user (%s); `wsgicgi check --suexec` checks its rules"
-                    % config.httpd_user)
+        report.info(
+            "no suEXEC here: scripts run as the server's user (%s); `wsgicgi check --suexec` checks its rules"
+            % config.httpd_user
+        )
     if stat.S_ISLNK(lst.st_mode):
         target = os.path.realpath(script)
         if suexec:
-            report.fail("suEXEC: %s is a symlink (to %s): suEXEC runs no symlink (\"cannot stat program\"), "
-                        "wherever it points" % (script, target),
-                        "put the file itself there: cp --remove-destination %s %s" % (shlex.quote(target), q))
+            report.fail(
+                'suEXEC: %s is a symlink (to %s): suEXEC runs no symlink ("cannot stat program"), '
+                "wherever it points" % (script, target),
+                "put the file itself there: cp --remove-destination %s %s"
+                % (shlex.quote(target), q),
+            )
         elif not _inside(target, os.path.realpath(folder)):
-            report.warn("%s is a symlink out of its folder (to %s): Apache follows it only with "
-                        "Options FollowSymLinks (or SymLinksIfOwnerMatch and the same owner)" % (script, target),
-                        "cp --remove-destination %s %s" % (shlex.quote(target), q))
+            report.warn(
+                "%s is a symlink out of its folder (to %s): Apache follows it only with "
+                "Options FollowSymLinks (or SymLinksIfOwnerMatch and the same owner)"
+                % (script, target),
+                "cp --remove-destination %s %s" % (shlex.quote(target), q),
+            )
     try:
         st = os.stat(script)
     except OSError as exc:
-        report.fail("%s: %s" % (script, exc.strerror), "point the symlink at an existing file, or remove it")
+        report.fail(
+            "%s: %s" % (script, exc.strerror), "point the symlink at an existing file, or remove it"
+        )
         return
     if not stat.S_ISREG(st.st_mode):
         report.fail("%s is not a regular file" % script, "give the path of the script file")
@@ -549,7 +666,10 @@ def _check(report, script, config, suexec, path_info, timeout, drop_privileges):
     try:
         dst = os.stat(real_folder)
     except OSError as exc:
-        report.fail("cannot look at the folder %s: %s" % (real_folder, exc.strerror), "check its permissions")
+        report.fail(
+            "cannot look at the folder %s: %s" % (real_folder, exc.strerror),
+            "check its permissions",
+        )
         return
 
     executable = _check_exec_bit(report, script, st, suexec)
@@ -578,7 +698,9 @@ def _check(report, script, config, suexec, path_info, timeout, drop_privileges):
         report.info("the test GET is skipped: the script is not executable")
         return
     if report.problems > before:
-        report.info("the test GET is skipped: the shebang, the interpreter or the APP fails (above)")
+        report.info(
+            "the test GET is skipped: the shebang, the interpreter or the APP fails (above)"
+        )
         return
     url = _script_url(real, config)
     if script.endswith(".fcgi"):
@@ -591,18 +713,35 @@ def _check_exec_bit(report, script, st, suexec):
     q = shlex.quote(script)
     mode = stat.S_IMODE(st.st_mode)
     if not mode & stat.S_IXUSR:
-        report.fail("%s is not executable (mode %s): %s" % (
-            script, _mode(st), "suEXEC refuses it (\"file has no execute permission\"), a bare 500" if suexec
-            else "Apache cannot run it (a 500)"), "chmod 755 %s" % q)
+        report.fail(
+            "%s is not executable (mode %s): %s"
+            % (
+                script,
+                _mode(st),
+                'suEXEC refuses it ("file has no execute permission"), a bare 500'
+                if suexec
+                else "Apache cannot run it (a 500)",
+            ),
+            "chmod 755 %s" % q,
+        )
         return False
     if not suexec and not mode & stat.S_IXOTH:
-        report.fail("%s is not executable by others (mode %s): the server's user cannot run it" % (script, _mode(st)),
-                    "chmod 755 %s" % q)
+        report.fail(
+            "%s is not executable by others (mode %s): the server's user cannot run it"
+            % (script, _mode(st)),
+            "chmod 755 %s" % q,
+        )
         return False
     if mode & (stat.S_ISUID | stat.S_ISGID):
-        report.fail("%s is setuid or setgid (mode %04o)%s" % (
-            script, mode, ": suEXEC refuses it (\"file is either setuid or setgid\")" if suexec else ""),
-            "chmod ug-s %s" % q)
+        report.fail(
+            "%s is setuid or setgid (mode %04o)%s"
+            % (
+                script,
+                mode,
+                ': suEXEC refuses it ("file is either setuid or setgid")' if suexec else "",
+            ),
+            "chmod ug-s %s" % q,
+        )
     return True
 
 
@@ -622,14 +761,20 @@ def _check_traversal(report, script, suexec, config):
         except OSError:
             continue
         if not st.st_mode & stat.S_IXOTH:
-            report.fail("the server's user (%s) cannot enter %s (mode %s): Apache answers 403 Forbidden"
-                        % (config.httpd_user, folder, _mode(st)), "chmod o+x %s" % shlex.quote(folder))
+            report.fail(
+                "the server's user (%s) cannot enter %s (mode %s): Apache answers 403 Forbidden"
+                % (config.httpd_user, folder, _mode(st)),
+                "chmod o+x %s" % shlex.quote(folder),
+            )
             return
     if not suexec:
         st = os.stat(script)
         if not st.st_mode & stat.S_IROTH:
-            report.fail("the server's user (%s) cannot read %s (mode %s)" % (config.httpd_user, script, _mode(st)),
-                        "chmod o+r %s" % shlex.quote(script))
+            report.fail(
+                "the server's user (%s) cannot read %s (mode %s)"
+                % (config.httpd_user, script, _mode(st)),
+                "chmod o+r %s" % shlex.quote(script),
+            )
 
 
 def _check_permissions(report, script, real, real_folder, st, dst, suexec, config):
@@ -640,11 +785,19 @@ def _check_permissions(report, script, real, real_folder, st, dst, suexec, confi
         # Only what is unsafe anyway; the rest is suEXEC's business.
         label = "under suEXEC (not used here): "
         if dst.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            report.warn(label + "the folder %s is writable by %s (mode %s): suEXEC would refuse its scripts"
-                        % (real_folder, _writers(dst.st_mode), _mode(dst)), "chmod go-w %s" % qf)
+            report.warn(
+                label
+                + "the folder %s is writable by %s (mode %s): suEXEC would refuse its scripts"
+                % (real_folder, _writers(dst.st_mode), _mode(dst)),
+                "chmod go-w %s" % qf,
+            )
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            report.warn(label + "%s is writable by %s (mode %s): suEXEC would refuse it"
-                        % (script, _writers(st.st_mode), _mode(st)), "chmod go-w %s" % q)
+            report.warn(
+                label
+                + "%s is writable by %s (mode %s): suEXEC would refuse it"
+                % (script, _writers(st.st_mode), _mode(st)),
+                "chmod go-w %s" % q,
+            )
         return
     label = "suEXEC: "
     flag = report.fail
@@ -652,10 +805,14 @@ def _check_permissions(report, script, real, real_folder, st, dst, suexec, confi
     real_docroot = os.path.realpath(config.docroot)
     where_ok = public_html is not None or _inside(real_folder, real_docroot)
     if not where_ok:
-        flag(label + "%s is neither in a ~/%s nor under suEXEC's document root %s: suEXEC refuses it "
-             "(\"command not in docroot\"; a symlinked folder counts where it really is)"
-             % (real_folder, config.userdir, config.docroot),
-             "move the script and its app into ~/%s (the real folder, not a symlink to it)" % config.userdir)
+        flag(
+            label
+            + "%s is neither in a ~/%s nor under suEXEC's document root %s: suEXEC refuses it "
+            '("command not in docroot"; a symlinked folder counts where it really is)'
+            % (real_folder, config.userdir, config.docroot),
+            "move the script and its app into ~/%s (the real folder, not a symlink to it)"
+            % config.userdir,
+        )
     if owner is not None:
         uid, gid = owner.pw_uid, owner.pw_gid
         who = "%s:%s" % (owner.pw_name, _group_name(gid))
@@ -663,25 +820,46 @@ def _check_permissions(report, script, real, real_folder, st, dst, suexec, confi
         uid, gid = dst.st_uid, dst.st_gid
         who = "%s:%s" % (_user_name(uid), _group_name(gid))
     if uid == 0 or uid < config.uid_min:
-        flag(label + "the script would run as %s (uid %d): suEXEC never runs scripts as root or as a uid below %d "
-             "(\"cannot run as forbidden uid\")" % (_user_name(uid), uid, config.uid_min),
-             "keep the site in a normal account's ~/%s, owned by that account" % config.userdir)
+        flag(
+            label
+            + "the script would run as %s (uid %d): suEXEC never runs scripts as root or as a uid below %d "
+            '("cannot run as forbidden uid")' % (_user_name(uid), uid, config.uid_min),
+            "keep the site in a normal account's ~/%s, owned by that account" % config.userdir,
+        )
     elif gid == 0 or gid < config.gid_min:
-        flag(label + "the script would run with group %s (gid %d): suEXEC refuses gids below %d "
-             "(\"cannot run as forbidden gid\")" % (_group_name(gid), gid, config.gid_min),
-             "give the account a primary group with gid >= %d (usermod -g)" % config.gid_min)
+        flag(
+            label + "the script would run with group %s (gid %d): suEXEC refuses gids below %d "
+            '("cannot run as forbidden gid")' % (_group_name(gid), gid, config.gid_min),
+            "give the account a primary group with gid >= %d (usermod -g)" % config.gid_min,
+        )
     if dst.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        flag(label + "the folder %s is writable by %s (mode %s): suEXEC refuses every script in it "
-             "(\"directory is writable by others\")" % (real_folder, _writers(dst.st_mode), _mode(dst)),
-             "chmod go-w %s" % qf)
+        flag(
+            label + "the folder %s is writable by %s (mode %s): suEXEC refuses every script in it "
+            '("directory is writable by others")'
+            % (real_folder, _writers(dst.st_mode), _mode(dst)),
+            "chmod go-w %s" % qf,
+        )
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        flag(label + "%s is writable by %s (mode %s): suEXEC refuses it (\"file is writable by others\")"
-             % (script, _writers(st.st_mode), _mode(st)), "chmod go-w %s" % q)
+        flag(
+            label
+            + '%s is writable by %s (mode %s): suEXEC refuses it ("file is writable by others")'
+            % (script, _writers(st.st_mode), _mode(st)),
+            "chmod go-w %s" % q,
+        )
     if (st.st_uid, st.st_gid) != (uid, gid) or (dst.st_uid, dst.st_gid) != (uid, gid):
-        flag(label + "owners differ: the script runs as %s, the folder is %s:%s and the script %s:%s; suEXEC "
-             "wants all three the same (\"target uid/gid mismatch\")"
-             % (who, _user_name(dst.st_uid), _group_name(dst.st_gid), _user_name(st.st_uid), _group_name(st.st_gid)),
-             "chown %s %s %s (as root, or ask the host)" % (who, qf, q))
+        flag(
+            label
+            + "owners differ: the script runs as %s, the folder is %s:%s and the script %s:%s; suEXEC "
+            'wants all three the same ("target uid/gid mismatch")'
+            % (
+                who,
+                _user_name(dst.st_uid),
+                _group_name(dst.st_gid),
+                _user_name(st.st_uid),
+                _group_name(st.st_gid),
+            ),
+            "chown %s %s %s (as root, or ask the host)" % (who, qf, q),
+        )
 
 
 def _check_shebang(report, script, sb, runner, config, suexec):
@@ -695,17 +873,26 @@ def _check_shebang(report, script, sb, runner, config, suexec):
     if "\r" in sb.interpreter:
         return None, None
     if not os.path.isabs(sb.interpreter):
-        report.fail("the interpreter %r is not an absolute path: the kernel does not search PATH" % sb.interpreter,
-                    "#!/usr/bin/env -S %s %s" % (sb.interpreter, " ".join(sb.args)) if sb.args else
-                    "#!/usr/bin/env %s" % sb.interpreter)
+        report.fail(
+            "the interpreter %r is not an absolute path: the kernel does not search PATH"
+            % sb.interpreter,
+            "#!/usr/bin/env -S %s %s" % (sb.interpreter, " ".join(sb.args))
+            if sb.args
+            else "#!/usr/bin/env %s" % sb.interpreter,
+        )
         return None, None
     if not (os.path.isfile(sb.interpreter) and os.access(sb.interpreter, os.X_OK)):
-        report.fail("the interpreter %s does not exist or is not executable (a bare 500)" % sb.interpreter,
-                    "name an existing one: `command -v env python3` shows their paths")
+        report.fail(
+            "the interpreter %s does not exist or is not executable (a bare 500)" % sb.interpreter,
+            "name an existing one: `command -v env python3` shows their paths",
+        )
         return None, None
     if sb.uses_env and sb.env_split and not _env_splits(sb.interpreter):
-        report.fail("%s does not understand -S (coreutils before 8.30, or busybox): the whole line is one program name"
-                    % sb.interpreter, "use the two-line form: #!/path/to/python, then 'from wsgicgi import run' ...")
+        report.fail(
+            "%s does not understand -S (coreutils before 8.30, or busybox): the whole line is one program name"
+            % sb.interpreter,
+            "use the two-line form: #!/path/to/python, then 'from wsgicgi import run' ...",
+        )
         return None, None
     if sb.errors or not sb.program:
         return None, None
@@ -714,20 +901,27 @@ def _check_shebang(report, script, sb, runner, config, suexec):
         found = which(program, config.safe_path)
         mine = shutil.which(program)
         if found is None:
-            report.fail("%s is not on %s PATH (%s): env finds no such program (a bare 500)"
-                        % (program, "suEXEC's" if suexec else "the server's", config.safe_path),
-                        "name the interpreter by its full path: #!/usr/bin/env -S %s %s"
-                        % (mine or "/path/to/" + program, " ".join(shlex.quote(a) for a in sb.args)))
+            report.fail(
+                "%s is not on %s PATH (%s): env finds no such program (a bare 500)"
+                % (program, "suEXEC's" if suexec else "the server's", config.safe_path),
+                "name the interpreter by its full path: #!/usr/bin/env -S %s %s"
+                % (mine or "/path/to/" + program, " ".join(shlex.quote(a) for a in sb.args)),
+            )
             return None, None
         note = ""
         if mine and os.path.realpath(mine) != os.path.realpath(found):
             note = " (your shell finds %s instead: the server does not use your PATH)" % mine
-        report.info("%s is %s on %s PATH%s" % (program, found, "suEXEC's" if suexec else "the server's", note))
+        report.info(
+            "%s is %s on %s PATH%s"
+            % (program, found, "suEXEC's" if suexec else "the server's", note)
+        )
         program = found
     elif not (os.path.isfile(program) and os.access(program, os.X_OK)):
-        report.fail("the interpreter %s does not exist or is not executable (a bare 500)" % program,
-                    "name an existing interpreter, e.g. your venv's: #!/usr/bin/env -S ~/venv/bin/python -m wsgicgi APP "
-                    "(with ~ written out)")
+        report.fail(
+            "the interpreter %s does not exist or is not executable (a bare 500)" % program,
+            "name an existing interpreter, e.g. your venv's: #!/usr/bin/env -S ~/venv/bin/python -m wsgicgi APP "
+            "(with ~ written out)",
+        )
         return None, None
     pre, spec = app_spec_of(sb)
     if os.path.basename(program) == "wsgicgi":
@@ -745,11 +939,16 @@ def _check_shebang(report, script, sb, runner, config, suexec):
         pre = []
         program = python
     if spec == "":
-        report.fail("'-m wsgicgi' without an APP: the gateway prints its usage instead of a response",
-                    "name the app: ... -m wsgicgi myapp:app")
+        report.fail(
+            "'-m wsgicgi' without an APP: the gateway prints its usage instead of a response",
+            "name the app: ... -m wsgicgi myapp:app",
+        )
         return None, None
     if not _looks_like_python(program):
-        report.info("%s does not look like Python: only the permissions and the test GET are checked" % program)
+        report.info(
+            "%s does not look like Python: only the permissions and the test GET are checked"
+            % program
+        )
         return None, None
     report.ok("shebang: %s" % sb.line.rstrip("\r"))
     return [program] + [a for a in pre if a.startswith("-") and a not in ("-c",)], spec
@@ -761,8 +960,13 @@ _ENV_SPLITS = {}
 def _env_splits(env):
     if env not in _ENV_SPLITS:
         try:
-            done = subprocess.run([env, "-S", "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, timeout=10)
+            done = subprocess.run(
+                [env, "-S", "true"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=10,
+            )
             _ENV_SPLITS[env] = done.returncode == 0
         except (OSError, subprocess.SubprocessError):
             _ENV_SPLITS[env] = False
@@ -779,7 +983,11 @@ def _htaccess_pythonpath(folder, stop):
             with open(candidate, encoding="utf-8", errors="replace") as f:
                 for line in f:
                     words = line.split()
-                    if len(words) >= 2 and words[0].lower() in ("setenv", "passenv") and words[1] == "PYTHONPATH":
+                    if (
+                        len(words) >= 2
+                        and words[0].lower() in ("setenv", "passenv")
+                        and words[1] == "PYTHONPATH"
+                    ):
                         found.append(candidate)
                         break
         except OSError:
@@ -792,53 +1000,77 @@ def _htaccess_pythonpath(folder, stop):
 
 def _check_interpreter(report, script, python, runner, spec):
     """Run the interpreter as the server will; return its self-description."""
-    code, out, err, problem = runner.run(python + ["-c", PROBE])
+    code, out, err, problem = runner.run([*python, "-c", PROBE])
     if problem or code != 0:
-        report.fail("%s does not run: %s" % (python[0], problem or "exit status %s" % code),
-                    "name a working interpreter in the shebang")
+        report.fail(
+            "%s does not run: %s" % (python[0], problem or "exit status %s" % code),
+            "name a working interpreter in the shebang",
+        )
         if err:
             report.detail(err.decode("utf-8", "replace"))
         return None
     try:
         info = json.loads(out.decode("utf-8", "replace"))
     except ValueError:
-        report.fail("%s answered something unexpected: %r" % (python[0], out[:200]), "name a working interpreter")
+        report.fail(
+            "%s answered something unexpected: %r" % (python[0], out[:200]),
+            "name a working interpreter",
+        )
         return None
     version = tuple(info["version"])
     vtext = ".".join(str(v) for v in version)
     if version[:2] < MIN_PYTHON:
-        report.fail("%s is Python %s; wsgicgi needs %d.%d or newer" % (python[0], vtext, MIN_PYTHON[0], MIN_PYTHON[1]),
-                    "make a venv from a newer Python (`python3.X -m venv ~/venv`) and name ~/venv/bin/python")
+        report.fail(
+            "%s is Python %s; wsgicgi needs %d.%d or newer"
+            % (python[0], vtext, MIN_PYTHON[0], MIN_PYTHON[1]),
+            "make a venv from a newer Python (`python3.X -m venv ~/venv`) and name ~/venv/bin/python",
+        )
         return None
     if "import_error" in info:
         home = os.path.expanduser("~")
         mine = sys.executable if os.geteuid() != 0 and _inside(sys.executable, home) else None
         hint = ""
         if runner.suexec:
-            hint = "suEXEC passes no PYTHONPATH, so only what is installed for that interpreter counts"
+            hint = (
+                "suEXEC passes no PYTHONPATH, so only what is installed for that interpreter counts"
+            )
             setenv = _htaccess_pythonpath(os.path.dirname(script), os.path.expanduser("~"))
             if setenv:
                 hint += " (SetEnv PYTHONPATH in %s never reaches the script)" % ", ".join(setenv)
         else:
             hint = "PYTHONPATH is whatever the server passes"
         if mine:
-            fix = "#!/usr/bin/env -S %s -m wsgicgi %s (the interpreter that has wsgicgi)" % (mine, spec or "myapp:app")
+            fix = "#!/usr/bin/env -S %s -m wsgicgi %s (the interpreter that has wsgicgi)" % (
+                mine,
+                spec or "myapp:app",
+            )
         else:
-            fix = ("install it in a venv of your own: %s -m venv ~/venv && ~/venv/bin/pip install wsgicgi, then "
-                   "#!/usr/bin/env -S /home/USER/venv/bin/python -m wsgicgi %s" % (python[0], spec or "myapp:app"))
-        report.fail("%s (Python %s) cannot import wsgicgi (%s); %s" % (python[0], vtext, info["import_error"], hint),
-                    fix)
+            fix = (
+                "install it in a venv of your own: %s -m venv ~/venv && ~/venv/bin/pip install wsgicgi, then "
+                "#!/usr/bin/env -S /home/USER/venv/bin/python -m wsgicgi %s"
+                % (python[0], spec or "myapp:app")
+            )
+        report.fail(
+            "%s (Python %s) cannot import wsgicgi (%s); %s"
+            % (python[0], vtext, info["import_error"], hint),
+            fix,
+        )
         return None
-    report.ok("%s: Python %s imports wsgicgi %s from %s" % (python[0], vtext, info.get("wsgicgi_version"), info["wsgicgi"]))
+    report.ok(
+        "%s: Python %s imports wsgicgi %s from %s"
+        % (python[0], vtext, info.get("wsgicgi_version"), info["wsgicgi"])
+    )
     return info
 
 
 def _check_app(report, script, python, spec, runner):
-    code, out, err, problem = runner.run(python + ["-c", LOAD, spec, script])
+    code, out, err, problem = runner.run([*python, "-c", LOAD, spec, script])
     marker = b"\n@@wsgicgi-check@@"
     if problem or marker not in out:
-        report.fail("loading %r through %s: %s" % (spec, python[0], problem or "exit status %s" % code),
-                    "run the script by hand to see why")
+        report.fail(
+            "loading %r through %s: %s" % (spec, python[0], problem or "exit status %s" % code),
+            "run the script by hand to see why",
+        )
         if err:
             report.detail(err.decode("utf-8", "replace"))
         return False
@@ -849,10 +1081,16 @@ def _check_app(report, script, python, spec, runner):
     folder = os.path.dirname(script)
     module = spec.split(":", 1)[0]
     if result.get("missing") and result["missing"].split(".")[0] == module.split(".")[0]:
-        fix = "put %s.py (or the package %s/) beside the script in %s, or fix the name in the shebang" % (
-            module.split(".")[0], module.split(".")[0], folder)
+        fix = (
+            "put %s.py (or the package %s/) beside the script in %s, or fix the name in the shebang"
+            % (module.split(".")[0], module.split(".")[0], folder)
+        )
     elif result.get("missing"):
-        fix = "install %s for %s (`%s -m pip install ...`): the app needs it" % (result["missing"], python[0], python[0])
+        fix = "install %s for %s (`%s -m pip install ...`): the app needs it" % (
+            result["missing"],
+            python[0],
+            python[0],
+        )
     else:
         fix = "fix the error in the traceback below (the server's log shows it too, the client only a 500)"
     report.fail("APP %r does not load through %s: %s" % (spec, python[0], result["error"]), fix)
@@ -903,10 +1141,18 @@ def _check_bytecode(report, script, info, st, dst, suexec, config):
         except OSError:
             stale.append(name)
     if stale:
-        report.warn("bytecode: %s cannot write %s and %s %s no up-to-date .pyc, so every request compiles %s again"
-                    % (user, target, ", ".join(stale), "has" if len(stale) == 1 else "have",
-                       "it" if len(stale) == 1 else "them"),
-                    "%s -m compileall %s (after every change)" % (info.get("executable") or "python3", shlex.quote(folder)))
+        report.warn(
+            "bytecode: %s cannot write %s and %s %s no up-to-date .pyc, so every request compiles %s again"
+            % (
+                user,
+                target,
+                ", ".join(stale),
+                "has" if len(stale) == 1 else "have",
+                "it" if len(stale) == 1 else "them",
+            ),
+            "%s -m compileall %s (after every change)"
+            % (info.get("executable") or "python3", shlex.quote(folder)),
+        )
     else:
         report.ok("bytecode: __pycache__ is compiled and up to date")
 
@@ -914,10 +1160,10 @@ def _check_bytecode(report, script, info, st, dst, suexec, config):
 def _script_url(real, config):
     owner, public_html = userdir_owner(os.path.dirname(real), config.userdir)
     if owner is not None:
-        return "/~%s%s" % (owner.pw_name, real[len(public_html):])
+        return "/~%s%s" % (owner.pw_name, real[len(public_html) :])
     docroot = os.path.realpath(config.docroot)
     if _inside(real, docroot):
-        return real[len(docroot):] or "/"
+        return real[len(docroot) :] or "/"
     return "/" + os.path.basename(real)
 
 
@@ -958,7 +1204,7 @@ def _split_response(data):
     for sep in (b"\r\n\r\n", b"\n\n"):
         idx = data.find(sep)
         if idx != -1:
-            head, body = data[:idx], data[idx + len(sep):]
+            head, body = data[:idx], data[idx + len(sep) :]
             break
     else:
         return None
@@ -974,17 +1220,22 @@ def _split_response(data):
 def _report_response(report, what, data, stderr, problem):
     err = stderr.decode("utf-8", "replace")
     if problem:
-        report.fail("%s: %s (Apache: 'End of script output before headers', a bare 500)" % (what, problem),
-                    "see the script's own messages below" if err.strip() else "run the script by hand")
+        report.fail(
+            "%s: %s (Apache: 'End of script output before headers', a bare 500)" % (what, problem),
+            "see the script's own messages below" if err.strip() else "run the script by hand",
+        )
         if err.strip():
             report.detail(err)
         return
     parsed = _split_response(data)
     if parsed is None:
-        report.fail("%s: no complete CGI header in the output (%d bytes): Apache answers a bare 500 "
-                    "('End of script output before headers')" % (what, len(data)),
-                    "see the script's own messages below" if err.strip() else "the script must print headers, "
-                    "a blank line, then the body")
+        report.fail(
+            "%s: no complete CGI header in the output (%d bytes): Apache answers a bare 500 "
+            "('End of script output before headers')" % (what, len(data)),
+            "see the script's own messages below"
+            if err.strip()
+            else "the script must print headers, a blank line, then the body",
+        )
         if err.strip():
             report.detail(err)
         elif data:
@@ -994,8 +1245,10 @@ def _report_response(report, what, data, stderr, problem):
     shown = "; ".join("%s: %s" % h for h in headers[:6])
     if status[:1] == "5":
         reason = [line for line in err.splitlines() if line.strip()]
-        report.fail("%s answers %s%s" % (what, status, (": " + reason[-1].strip()) if reason else ""),
-                    "fix the error in the log below (the server's error log holds it too)")
+        report.fail(
+            "%s answers %s%s" % (what, status, (": " + reason[-1].strip()) if reason else ""),
+            "fix the error in the log below (the server's error log holds it too)",
+        )
         if err.strip():
             report.detail(err)
         return
@@ -1007,8 +1260,14 @@ def _report_response(report, what, data, stderr, problem):
 
 def _cgi_request(report, script, runner, url, path_info, config):
     env = _cgi_env(script, url, path_info, config)
-    code, out, err, problem = runner.run([script], extra_env=env)
-    _report_response(report, "GET %s%s through the script (as the server runs it)" % (url, path_info), out, err, problem)
+    _code, out, err, problem = runner.run([script], extra_env=env)
+    _report_response(
+        report,
+        "GET %s%s through the script (as the server runs it)" % (url, path_info),
+        out,
+        err,
+        problem,
+    )
 
 
 def _fastcgi_request(report, script, runner, url, path_info, config):
@@ -1039,10 +1298,13 @@ def _fastcgi_request(report, script, runner, url, path_info, config):
             try:
                 conn.connect(address)
                 env = _cgi_env(script, url, path_info, config)
-                pairs = fcgi.encode_pairs((k.encode("latin-1"), v.encode("latin-1")) for k, v in env.items())
+                pairs = fcgi.encode_pairs(
+                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in env.items()
+                )
                 conn.sendall(
                     fcgi.record(fcgi.BEGIN_REQUEST, 1, fcgi.BEGIN_BODY.pack(fcgi.RESPONDER, 0))
-                    + fcgi.record(fcgi.PARAMS, 1, pairs) + fcgi.record(fcgi.PARAMS, 1)
+                    + fcgi.record(fcgi.PARAMS, 1, pairs)
+                    + fcgi.record(fcgi.PARAMS, 1)
                     + fcgi.record(fcgi.STDIN, 1)
                 )
                 reader = fcgi.RecordReader(conn.recv)
@@ -1131,6 +1393,12 @@ def main(argv):
     for i, script in enumerate(args.scripts):
         if i:
             sys.stdout.write("\n")
-        if check_script(script, suexec=args.suexec, config=config, path_info=args.path_info, timeout=args.timeout):
+        if check_script(
+            script,
+            suexec=args.suexec,
+            config=config,
+            path_info=args.path_info,
+            timeout=args.timeout,
+        ):
             failed += 1
     return 1 if failed else 0

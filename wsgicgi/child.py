@@ -28,7 +28,7 @@ from . import orphans
 from .cgihead import CGIResponseError, cgi_status, parse_cgi_headers
 from .protocol import HOP_BY_HOP, parse_content_length
 
-__all__ = ["ChildProcess", "ScriptError", "spawn", "MAX_HEAD"]
+__all__ = ["MAX_HEAD", "ChildProcess", "ScriptError", "spawn"]
 
 MAX_HEAD = 64 * 1024
 _READ = 1 << 18
@@ -149,7 +149,9 @@ class ChildProcess:
                 # May wait for the client: the script is waiting for it too.
                 data = self.body.read(min(_WRITE, self.body_left))
                 if not data:
-                    self._log("request body ended %d bytes short of CONTENT_LENGTH" % self.body_left)
+                    self._log(
+                        "request body ended %d bytes short of CONTENT_LENGTH" % self.body_left
+                    )
                     self._stop_feeding()
                     return False
                 self.body_left -= len(data)
@@ -262,7 +264,9 @@ class ChildProcess:
 
     def _log(self, message, script=False):
         try:
-            self.errors.write(("%s: %s\n" if script else "wsgicgi: %s: %s\n") % (self.name, message))
+            self.errors.write(
+                ("%s: %s\n" if script else "wsgicgi: %s: %s\n") % (self.name, message)
+            )
             self.errors.flush()
         except Exception:
             pass
@@ -289,7 +293,9 @@ class ChildProcess:
             if not data:
                 if not buffer:
                     raise ScriptError("exited without a response%s" % self._exit_note())
-                raise ScriptError("output ended before the blank line after the headers%s" % self._exit_note())
+                raise ScriptError(
+                    "output ended before the blank line after the headers%s" % self._exit_note()
+                )
             buffer += data
         if end > MAX_HEAD:
             raise ScriptError("response head larger than %d bytes" % MAX_HEAD)

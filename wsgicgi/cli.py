@@ -99,7 +99,9 @@ def _answer_load_failure(app_spec, exc_info):
     # before headers"; give the client a 500 and the log the reason.
     from .errors import error_response, format_exception
 
-    sys.stderr.write(format_exception(exc_info, "wsgicgi: cannot load WSGI application %r" % (app_spec,)) + "\n")
+    sys.stderr.write(
+        format_exception(exc_info, "wsgicgi: cannot load WSGI application %r" % (app_spec,)) + "\n"
+    )
     sys.stderr.flush()
     head = os.environ.get("REQUEST_METHOD") == "HEAD"
     try:

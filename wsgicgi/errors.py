@@ -8,7 +8,7 @@ import traceback
 
 from .cgihead import status_line
 
-__all__ = ["format_exception", "error_response", "app_failed", "client_gone", "bad_request"]
+__all__ = ["app_failed", "bad_request", "client_gone", "error_response", "format_exception"]
 
 
 def format_exception(exc_info, heading):

@@ -11,12 +11,12 @@ import struct
 __all__ = [
     "ProtocolError",
     "RecordReader",
+    "decode_native",
+    "decode_pairs",
+    "encode_pairs",
+    "end_request",
     "record",
     "stream",
-    "end_request",
-    "encode_pairs",
-    "decode_pairs",
-    "decode_native",
 ]
 
 VERSION = 1
@@ -103,12 +103,16 @@ def _length(n):
 
 def encode_pairs(pairs):
     """Name-value pairs (§3.4) from an iterable of ``(bytes, bytes)``."""
-    return b"".join(_length(len(name)) + _length(len(value)) + name + value for name, value in pairs)
+    return b"".join(
+        _length(len(name)) + _length(len(value)) + name + value for name, value in pairs
+    )
 
 
 def decode_pairs(data):
     """The ``(name, value)`` byte pairs of a name-value block (§3.4)."""
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in decode_native(data)]
+    return [
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in decode_native(data)
+    ]
 
 
 def decode_native(data):
@@ -162,7 +166,7 @@ class RecordReader:
     long-running process grew.  A plain ``recv`` works too.
     """
 
-    __slots__ = ("_recv_into", "_buf", "_pos", "_end")
+    __slots__ = ("_buf", "_end", "_pos", "_recv_into")
 
     def __init__(self, recv=None, recv_into=None):
         if recv_into is None:
@@ -237,7 +241,9 @@ class RecordReader:
             if not n:
                 if end == pos:
                     return False
-                raise ProtocolError("connection closed inside a record (%d of %d bytes)" % (end - pos, need))
+                raise ProtocolError(
+                    "connection closed inside a record (%d of %d bytes)" % (end - pos, need)
+                )
             end += n
             self._end = end
         return True

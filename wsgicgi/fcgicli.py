@@ -30,32 +30,65 @@ def _parser():
         description="Serve a WSGI app, or a folder of CGI scripts, over FastCGI (RESPONDER role). "
         "More processes come from the process manager (spawn-fcgi -F N, systemd, mod_fcgid).",
     )
-    parser.add_argument("app", nargs="?", metavar="APP", help="module:attr, module:factory(), module, or a .py/.wsgi file")
-    parser.add_argument("--cgi-dir", metavar="DIR", help="serve the CGI scripts inside DIR instead of an APP (replaces fcgiwrap)")
     parser.add_argument(
-        "-b", "--bind", metavar="ADDR",
+        "app",
+        nargs="?",
+        metavar="APP",
+        help="module:attr, module:factory(), module, or a .py/.wsgi file",
+    )
+    parser.add_argument(
+        "--cgi-dir",
+        metavar="DIR",
+        help="serve the CGI scripts inside DIR instead of an APP (replaces fcgiwrap)",
+    )
+    parser.add_argument(
+        "-b",
+        "--bind",
+        metavar="ADDR",
         help="unix:PATH or HOST:PORT (default: systemd's LISTEN_FDS, else the listening socket on fd 0)",
     )
     parser.add_argument(
-        "--socket-mode", metavar="MODE", type=lambda v: int(v, 8),
+        "--socket-mode",
+        metavar="MODE",
+        type=lambda v: int(v, 8),
         help="permissions of a unix:PATH socket, in octal, e.g. 660 (the web server's user needs write permission)",
     )
-    parser.add_argument("--socket-group", metavar="GROUP", help="group of a unix:PATH socket, e.g. www-data")
-    parser.add_argument("--threads", type=int, default=1, metavar="N", help="requests served at once by this process (default 1)")
     parser.add_argument(
-        "--max-requests", type=int, default=0, metavar="N",
+        "--socket-group", metavar="GROUP", help="group of a unix:PATH socket, e.g. www-data"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="requests served at once by this process (default 1)",
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        metavar="N",
         help="exit gracefully after N requests, for the process manager to start a fresh process (default: never)",
     )
     parser.add_argument(
-        "--grace", type=float, default=10.0, metavar="S",
+        "--grace",
+        type=float,
+        default=10.0,
+        metavar="S",
         help="seconds requests in flight get to finish after SIGTERM or SIGINT (default %(default)s)",
     )
     parser.add_argument(
-        "--read-timeout", type=float, default=60.0, metavar="S",
+        "--read-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
         help="seconds the web server may stall inside a request before the connection is closed (default %(default)s)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=60.0, metavar="S",
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
         help="with --cgi-dir: seconds a script may stay silent before it is killed: 504 (default %(default)s)",
     )
     return parser
@@ -136,7 +169,9 @@ def _inherited():
 
     if listening_on_stdin():
         return socket.socket(fileno=0)
-    raise ListenError("no --bind given, no LISTEN_FDS from systemd, and fd 0 is not a listening socket")
+    raise ListenError(
+        "no --bind given, no LISTEN_FDS from systemd, and fd 0 is not a listening socket"
+    )
 
 
 def _unix(path, mode, group):

@@ -26,7 +26,7 @@ from . import fcgi
 from .fcgi import ProtocolError
 from .gateway import _Response, serve_request
 
-__all__ = ["Server", "serve_stdin", "serve_spec", "open_listener"]
+__all__ = ["Server", "serve_spec", "serve_stdin"]
 
 _MAX_PARAMS = 1 << 20  # bytes of PARAMS a request may send
 _READ_TIMEOUT = 60.0  # seconds a started record or request may stall
@@ -53,7 +53,7 @@ class _Input:
     the application asks for them (FastCGI spec §5.3), so memory holds at
     most one record whatever the size of the body."""
 
-    __slots__ = ("_conn", "_buf")
+    __slots__ = ("_buf", "_conn")
 
     def __init__(self, conn):
         self._conn = conn
@@ -110,7 +110,7 @@ class _Input:
 class _Output:
     """The response: STDOUT records (§5.3), sent when the gateway flushes."""
 
-    __slots__ = ("_conn", "_parts", "_size", "_rid", "failed")
+    __slots__ = ("_conn", "_parts", "_rid", "_size", "failed")
 
     def __init__(self, conn, request_id):
         self._conn = conn
@@ -221,10 +221,16 @@ class Connection:
         except ProtocolError as exc:
             _log("FastCGI connection closed: %s" % exc)
         except socket.timeout:
-            _log("FastCGI connection closed: nothing received for %g s inside a request" % server.read_timeout)
+            _log(
+                "FastCGI connection closed: nothing received for %g s inside a request"
+                % server.read_timeout
+            )
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                _log("FastCGI connection closed: nothing received for %g s inside a request" % server.read_timeout)
+                _log(
+                    "FastCGI connection closed: nothing received for %g s inside a request"
+                    % server.read_timeout
+                )
             elif not self.gone:
                 _log("FastCGI connection lost: %s" % exc)
         self.close()
@@ -518,7 +524,11 @@ class Server:
         self._waiting = False  # the main thread waits in poll(), no request in flight
         self._wake = None
         self._jobs = None
-        self._timeout = struct.pack("ll", int(read_timeout), int(read_timeout % 1 * 1e6)) if read_timeout else None
+        self._timeout = (
+            struct.pack("ll", int(read_timeout), int(read_timeout % 1 * 1e6))
+            if read_timeout
+            else None
+        )
         n = str(self.threads).encode("ascii")
         self._values = {b"FCGI_MAX_CONNS": n, b"FCGI_MAX_REQS": n, b"FCGI_MPXS_CONNS": b"0"}
 
@@ -559,7 +569,10 @@ class Server:
                 timer.start()
 
     def _grace_over(self):
-        _log("FastCGI process %d: requests still running %g s after the stop signal; exiting" % (os.getpid(), self.grace))
+        _log(
+            "FastCGI process %d: requests still running %g s after the stop signal; exiting"
+            % (os.getpid(), self.grace)
+        )
         if self.cleanup is not None:
             self.cleanup()  # os._exit skips the finally that removes a --bind unix: socket
         os._exit(0)
@@ -667,7 +680,12 @@ class Server:
         slots = threading.Semaphore(self.threads)
         workers = []
         for index in range(self.threads):
-            worker = threading.Thread(target=self._work, args=(jobs, done, slots), name="wsgicgi-fcgi-%d" % index, daemon=True)
+            worker = threading.Thread(
+                target=self._work,
+                args=(jobs, done, slots),
+                name="wsgicgi-fcgi-%d" % index,
+                daemon=True,
+            )
             worker.start()
             workers.append(worker)
         self._jobs = jobs
@@ -758,7 +776,11 @@ def _unloadable(environ, start_response):
     body = b"500 Internal Server Error\n"
     start_response(
         "500 Internal Server Error",
-        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ],
     )
     return [body]
 
@@ -792,7 +814,12 @@ def load(app_spec):
     except Exception:
         from .errors import format_exception
 
-        _log(format_exception(sys.exc_info(), "cannot load WSGI application %r; every request gets a 500" % (app_spec,)))
+        _log(
+            format_exception(
+                sys.exc_info(),
+                "cannot load WSGI application %r; every request gets a 500" % (app_spec,),
+            )
+        )
         return _unloadable
     finally:
         sys.stdout = stdout

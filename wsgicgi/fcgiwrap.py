@@ -18,11 +18,30 @@ __all__ = ["ScriptFolder"]
 # What the reverse adapter builds itself, or must never pass on.
 _OWN = frozenset(
     (
-        "GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
-        "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED", "QUERY_STRING",
-        "SCRIPT_FILENAME", "REQUEST_URI", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_PORT",
-        "REMOTE_USER", "AUTH_TYPE", "SERVER_ADDR", "DOCUMENT_ROOT", "HTTPS", "REQUEST_SCHEME",
-        "CONTENT_LENGTH", "CONTENT_TYPE", "WSGICGI_DEBUG",
+        "GATEWAY_INTERFACE",
+        "SERVER_SOFTWARE",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "PATH_TRANSLATED",
+        "QUERY_STRING",
+        "SCRIPT_FILENAME",
+        "REQUEST_URI",
+        "REMOTE_ADDR",
+        "REMOTE_HOST",
+        "REMOTE_PORT",
+        "REMOTE_USER",
+        "AUTH_TYPE",
+        "SERVER_ADDR",
+        "DOCUMENT_ROOT",
+        "HTTPS",
+        "REQUEST_SCHEME",
+        "CONTENT_LENGTH",
+        "CONTENT_TYPE",
+        "WSGICGI_DEBUG",
     )
 )
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
@@ -70,8 +89,14 @@ class ScriptFolder(CGIDirectory):
         request = self._request_class(environ, start_response, self.options)
         found = self.check_filename(filename)
         if type(found) is int:
-            return request.error(found, "SCRIPT_FILENAME %r is not a script under %s" % (filename[:200], os.fsdecode(self.root)))
-        return request.run(found, None, environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), None)
+            return request.error(
+                found,
+                "SCRIPT_FILENAME %r is not a script under %s"
+                % (filename[:200], os.fsdecode(self.root)),
+            )
+        return request.run(
+            found, None, environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), None
+        )
 
     def check_filename(self, filename):
         """The real path of SCRIPT_FILENAME when it may run, else the

@@ -10,7 +10,7 @@ import sys
 
 from .protocol import check_headers, check_status, parse_content_length
 
-__all__ = ["run", "build_environ", "InputStream", "FileWrapper", "BadRequest"]
+__all__ = ["BadRequest", "FileWrapper", "InputStream", "build_environ", "run"]
 
 _DEFAULTS = (
     ("REQUEST_METHOD", "GET"),
@@ -38,7 +38,7 @@ class InputStream:
     CONTENT_LENGTH), so every read is capped by what remains.
     """
 
-    __slots__ = ("_stream", "_remaining")
+    __slots__ = ("_remaining", "_stream")
 
     def __init__(self, stream, length):
         self._stream = stream
@@ -157,7 +157,9 @@ def _read_cgi_variables(environ):
         raise BadRequest("meta-variable is not bytes the server could send: %s" % exc) from None
 
 
-def build_environ(cgi_variables, stdin, errors, *, multithread=False, run_once=True, length_known=True):
+def build_environ(
+    cgi_variables, stdin, errors, *, multithread=False, run_once=True, length_known=True
+):
     """Build a PEP 3333 environ from CGI meta-variables (a ``str`` → ``str``
     mapping of latin-1 native strings) and the request's stdin.
 
@@ -185,7 +187,7 @@ def build_environ(cgi_variables, stdin, errors, *, multithread=False, run_once=T
     if env.get("SERVER_SOFTWARE", "").startswith("Microsoft-IIS"):
         # IIS puts SCRIPT_NAME in front of PATH_INFO.
         script_name = env["SCRIPT_NAME"]
-        rest = env["PATH_INFO"][len(script_name):]
+        rest = env["PATH_INFO"][len(script_name) :]
         if script_name and env["PATH_INFO"].startswith(script_name) and rest[:1] in ("", "/"):
             env["PATH_INFO"] = rest
     # RFC 3875 §4.1.5, §4.1.13: both are "" or start with "/"; PEP 3333 wants
@@ -195,7 +197,10 @@ def build_environ(cgi_variables, stdin, errors, *, multithread=False, run_once=T
         if env["PATH_INFO"][:1] != "/":
             env["PATH_INFO"] = "/" + env["PATH_INFO"]
     if env["SCRIPT_NAME"][:1] not in ("", "/") or env["PATH_INFO"][:1] not in ("", "/"):
-        raise BadRequest("SCRIPT_NAME %r or PATH_INFO %r does not start with /" % (env["SCRIPT_NAME"][:40], env["PATH_INFO"][:40]))
+        raise BadRequest(
+            "SCRIPT_NAME %r or PATH_INFO %r does not start with /"
+            % (env["SCRIPT_NAME"][:40], env["PATH_INFO"][:40])
+        )
     # PEP 3333: the body's length and type are CONTENT_LENGTH and CONTENT_TYPE
     # only; a server's HTTP_ copies of those headers would disagree with them.
     if "HTTP_CONTENT_LENGTH" in env or "HTTP_CONTENT_TYPE" in env:
@@ -256,7 +261,9 @@ class _Response:
             lower = name.lower()
             if lower == "status":
                 # RFC 3875 §6.3.3: the gateway's own Status line carries it.
-                raise ValueError("a Status header is not allowed; pass the status to start_response")
+                raise ValueError(
+                    "a Status header is not allowed; pass the status to start_response"
+                )
             if lower == "content-length":
                 # RFC 7230 §3.3.2: 1*DIGIT, one value; anything else lets a
                 # proxy and the client disagree on where the response ends.
@@ -335,13 +342,15 @@ class _Response:
         ):
             # PEP 3333 ("Handling the Content-Length Header"): one block, so
             # the length is known and the server can keep the connection open.
-            self.headers = self.headers + [("Content-Length", str(len(result[0])))]
+            self.headers = [*self.headers, ("Content-Length", str(len(result[0])))]
         # PEP 3333: each block an iterator yields is sent before the next is
         # asked for; a list is all there at once, flushed when it ends.
         flush = type(result) not in (list, tuple)
         for chunk in result:
             if not isinstance(chunk, bytes):
-                raise TypeError("the application yielded %s, not bytes (PEP 3333)" % type(chunk).__name__)
+                raise TypeError(
+                    "the application yielded %s, not bytes (PEP 3333)" % type(chunk).__name__
+                )
             if self.status is None:
                 raise AssertionError("the application yielded data before calling start_response()")
             if chunk or self.head:
@@ -356,7 +365,9 @@ class _Response:
         if not self.headers_sent:
             self.send(b"", False)
         if self.remaining and not self.head:
-            self.log("wsgicgi: response ended %d bytes short of its Content-Length" % self.remaining)
+            self.log(
+                "wsgicgi: response ended %d bytes short of its Content-Length" % self.remaining
+            )
 
     def log(self, message):
         try:
@@ -483,7 +494,11 @@ def listening_on_stdin():
         return False
     try:
         out = posix.fstat(1)
-        if out.st_ino == info.st_ino and out.st_dev == info.st_dev and b"GATEWAY_INTERFACE" in posix.environ:
+        if (
+            out.st_ino == info.st_ino
+            and out.st_dev == info.st_dev
+            and b"GATEWAY_INTERFACE" in posix.environ
+        ):
             # mod_cgid: one connected socket is stdin and stdout, and the CGI
             # variables are set (a systemd unit with StandardInput=socket also
             # has its listening socket on fd 1: checked below).

@@ -12,11 +12,18 @@ import os
 import sys
 
 from . import __version__
-from .child import ChildProcess, ScriptError, spawn
 from .cgihead import status_line
-from .protocol import from_latin1, has_control_chars, is_latin1, is_token, parse_content_length, to_latin1
+from .child import ScriptError, spawn
+from .protocol import (
+    from_latin1,
+    has_control_chars,
+    is_latin1,
+    is_token,
+    parse_content_length,
+    to_latin1,
+)
 
-__all__ = ["CGIScript", "CGIDirectory"]
+__all__ = ["CGIDirectory", "CGIScript"]
 
 _ENV_PROXY = "HTTP_PROXY"
 _HEADER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -26,7 +33,7 @@ _DOT_SEGMENT = frozenset((".", ".."))
 # head is sent with a Content-Length; anything slower or bigger streams.
 _SMALL_BODY = 1 << 16
 _SMALL_WAIT = 0.002
-_NO_BODY = ("204", "304") + tuple("1%02d" % n for n in range(100))
+_NO_BODY = ("204", "304", *tuple("1%02d" % n for n in range(100)))
 _SPOOL_IN_MEMORY = 1 << 20
 # As Apache's LimitRequestBody default since 2.4.54.
 DEFAULT_MAX_BODY = 1 << 30
@@ -131,7 +138,11 @@ class CGIDirectory:
         request = (self._request_class or _Request)(environ, start_response, self.options)
         found = self.resolve(environ.get("PATH_INFO", ""))
         if type(found) is int:
-            return request.error(found, "no script for %r under %s" % (environ.get("PATH_INFO", ""), os.fsdecode(self.root)))
+            return request.error(
+                found,
+                "no script for %r under %s"
+                % (environ.get("PATH_INFO", ""), os.fsdecode(self.root)),
+            )
         script, interpreter, script_part, path_info = found
         mount = environ.get("SCRIPT_NAME", "")
 
@@ -268,7 +279,16 @@ class _Request:
         child_env = self.meta_variables(script, script_name, path_info, length)
         name = os.fsdecode(os.path.basename(script))
         try:
-            child = spawn(argv, child_env, self.cwd(script), body, length, self.errors, name, self.options.timeout)
+            child = spawn(
+                argv,
+                child_env,
+                self.cwd(script),
+                body,
+                length,
+                self.errors,
+                name,
+                self.options.timeout,
+            )
         except OSError as exc:
             if getattr(body, "owned", False):
                 body.close()
@@ -294,7 +314,12 @@ class _Request:
             raise
         status, headers = head
         location = _header(headers, "location")
-        if location is not None and location.startswith("/") and status in (None, "200 OK") and redirect is not None:
+        if (
+            location is not None
+            and location.startswith("/")
+            and status in (None, "200 OK")
+            and redirect is not None
+        ):
             target = self.redirect_environ(location)
             child.kill()
             child.finish()
@@ -333,14 +358,19 @@ class _Request:
         limit = self.options.max_body
         length = parse_content_length(environ.get("CONTENT_LENGTH"))
         if length is None:
-            raise _Refused(400, "invalid CONTENT_LENGTH %r" % (environ.get("CONTENT_LENGTH", "")[:80],))
+            raise _Refused(
+                400, "invalid CONTENT_LENGTH %r" % (environ.get("CONTENT_LENGTH", "")[:80],)
+            )
         if limit is not None and length > limit:
             raise _Refused(413, "request body of %d bytes is over max_body (%d)" % (length, limit))
         stream = environ.get("wsgi.input")
         if length or stream is None:
             return stream, length
         # RFC 9112 §6.1: chunked, when present, is the last transfer coding.
-        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").rsplit(",", 1)[-1].strip().lower() == "chunked"
+        chunked = (
+            environ.get("HTTP_TRANSFER_ENCODING", "").rsplit(",", 1)[-1].strip().lower()
+            == "chunked"
+        )
         if environ.get("CONTENT_LENGTH") or not (chunked or environ.get("wsgi.input_terminated")):
             return stream, 0
         # A body without a length (chunked): scripts expect CONTENT_LENGTH,
@@ -364,7 +394,9 @@ class _Request:
                 # A chunked body the server read nothing of, and a server that
                 # does not say it decodes chunked bodies (uWSGI's http-socket
                 # passes none): refused rather than silently dropped.
-                raise _Refused(411, "chunked request body not decoded by the server (no wsgi.input_terminated)")
+                raise _Refused(
+                    411, "chunked request body not decoded by the server (no wsgi.input_terminated)"
+                )
             return None, 0
         spool.seek(0)
         return _Spool(spool), size
@@ -410,7 +442,9 @@ class _Request:
             meta["PATH_INFO"] = path_info
         document_root = self.options.document_root or environ.get("DOCUMENT_ROOT")
         if document_root:
-            root = document_root if type(document_root) is str and "DOCUMENT_ROOT" in environ else None
+            root = (
+                document_root if type(document_root) is str and "DOCUMENT_ROOT" in environ else None
+            )
             meta["DOCUMENT_ROOT"] = root or to_latin1(os.fsencode(document_root))
             if path_info:
                 # RFC 3875 §4.1.6: PATH_INFO mapped onto the document tree.
@@ -529,7 +563,14 @@ def _server_address(environ):
                 name, port = head, tail
         port_ok = port == "" or (port.isascii() and port.isdigit() and 0 < int(port) <= 65535)
         bare_colon = ":" in name and not (name.startswith("[") and name.endswith("]"))
-        if name and port_ok and not bare_colon and not has_control_chars(name) and " " not in name and "/" not in name:
+        if (
+            name
+            and port_ok
+            and not bare_colon
+            and not has_control_chars(name)
+            and " " not in name
+            and "/" not in name
+        ):
             if port:
                 return name, str(int(port))
             return name, "443" if environ.get("wsgi.url_scheme") == "https" else "80"

@@ -9,7 +9,7 @@ followed by ``:attr``.  Without an attribute, ``application`` is used, else
 import os
 import sys
 
-__all__ = ["load_app", "AppLoadError"]
+__all__ = ["AppLoadError", "load_app"]
 
 
 class AppLoadError(Exception):
@@ -40,7 +40,13 @@ def _split(spec):
     # A Windows path ("C:\\site\\app.py") has a colon too: only split when the
     # part after the last colon looks like an attribute, not a path.
     target, colon, attr = spec.rpartition(":")
-    if not colon or not attr or os.sep in attr or "/" in attr or (len(target) == 1 and target.isalpha()):
+    if (
+        not colon
+        or not attr
+        or os.sep in attr
+        or "/" in attr
+        or (len(target) == 1 and target.isalpha())
+    ):
         return spec, None
     return target, attr
 

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 
-__all__ = ["track", "untrack", "live_groups", "WATCHDOG_NAME"]
+__all__ = ["WATCHDOG_NAME", "live_groups", "track", "untrack"]
 
 WATCHDOG_NAME = "wsgicgi-watchdog"
 _SLOT = 11  # "%10d\n": a pid or a blank line

@@ -12,14 +12,14 @@ nothing.
 __all__ = [
     "HOP_BY_HOP",
     "TOKEN_CHARS",
-    "is_token",
-    "is_latin1",
-    "has_control_chars",
-    "check_status",
     "check_headers",
-    "to_latin1",
+    "check_status",
     "from_latin1",
+    "has_control_chars",
+    "is_latin1",
+    "is_token",
     "parse_content_length",
+    "to_latin1",
 ]
 
 # RFC 7230 §6.1 / RFC 2616 §13.5.1; PEP 3333 forbids an application to send them.
@@ -44,6 +44,7 @@ TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 # CR and LF would split the header block (response splitting), NUL truncates it
 # in C servers.  Other controls except TAB are rejected by RFC 7230 §3.2 too.
 _FORBIDDEN_IN_VALUE = frozenset(chr(c) for c in range(32) if c != 9) | {"\x7f"}
+
 
 def is_token(name):
     """True when ``name`` is a non-empty RFC 7230 token (a valid header name)."""
@@ -97,7 +98,9 @@ def check_headers(headers):
         if not is_token(name):
             raise ValueError("invalid header name %r" % (name,))
         if name.lower() in HOP_BY_HOP:
-            raise ValueError("hop-by-hop header %r is not allowed from an application (PEP 3333)" % (name,))
+            raise ValueError(
+                "hop-by-hop header %r is not allowed from an application (PEP 3333)" % (name,)
+            )
         if has_control_chars(value) or not is_latin1(value):
             raise ValueError("invalid characters in value of header %r: %r" % (name, value))
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-__all__ = ["make_app", "Site", "main"]
+__all__ = ["Site", "main", "make_app"]
 
 DEFAULT_CGI_DIRS = ("/cgi-bin/", "/htbin/")
 # What waitress may hold of a response the client has not taken yet (its
@@ -122,28 +122,60 @@ def _parser():
         description="Serve a folder: static files, and CGI scripts under /cgi-bin/ and /htbin/ "
         "(the job of the removed `python -m http.server --cgi`), on waitress.",
     )
-    parser.add_argument("port", nargs="?", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0: any free one)")
     parser.add_argument(
-        "-b", "--bind", default="127.0.0.1", metavar="ADDR",
+        "port",
+        nargs="?",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port (default %(default)s; 0: any free one)",
+    )
+    parser.add_argument(
+        "-b",
+        "--bind",
+        default="127.0.0.1",
+        metavar="ADDR",
         help="address to listen on (default %(default)s: this machine only; 0.0.0.0 or :: for every interface)",
     )
-    parser.add_argument("-d", "--directory", default=os.curdir, metavar="DIR", help="folder to serve (default: the current one)")
     parser.add_argument(
-        "--cgi-dir", action="append", metavar="URLPATH",
+        "-d",
+        "--directory",
+        default=os.curdir,
+        metavar="DIR",
+        help="folder to serve (default: the current one)",
+    )
+    parser.add_argument(
+        "--cgi-dir",
+        action="append",
+        metavar="URLPATH",
         help="URL path of a CGI folder inside DIR; repeat for more (default: /cgi-bin/ and /htbin/)",
     )
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, metavar="N", help="worker threads (default %(default)s)")
     parser.add_argument(
-        "--timeout", type=float, default=60.0, metavar="S",
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        metavar="N",
+        help="worker threads (default %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
         help="seconds a script may stay silent before it is killed: 504 (default %(default)s)",
     )
     parser.add_argument(
-        "--cgi", action="store_true",
+        "--cgi",
+        action="store_true",
         help="accepted for `python -m http.server --cgi` command lines; CGI folders are always served",
     )
-    parser.add_argument("--no-listing", action="store_true", help="404 instead of a listing for folders without index.html")
     parser.add_argument(
-        "--trusted-proxy", metavar="ADDR",
+        "--no-listing",
+        action="store_true",
+        help="404 instead of a listing for folders without index.html",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        metavar="ADDR",
         help="the address of a reverse proxy (nginx, Apache) whose X-Forwarded-For and X-Forwarded-Proto "
         "are believed: scripts then see the client's REMOTE_ADDR and HTTPS=on behind TLS",
     )
@@ -196,16 +228,25 @@ def _main(argv):
             **_proxy_settings(args.trusted_proxy),
         )
     except (OSError, ValueError) as exc:
-        sys.stderr.write("wsgicgi serve: cannot listen on %s port %s: %s\n" % (args.bind, args.port, exc))
+        sys.stderr.write(
+            "wsgicgi serve: cannot listen on %s port %s: %s\n" % (args.bind, args.port, exc)
+        )
         return 1
-    urls = ["http://%s:%d/" % ("[%s]" % host if ":" in host else host, port) for host, port in _addresses(server)]
+    urls = [
+        "http://%s:%d/" % ("[%s]" % host if ":" in host else host, port)
+        for host, port in _addresses(server)
+    ]
     mounts = ", ".join(prefix + "/" for prefix, _ in sorted(site.mounts))
     if args.bind in ("127.0.0.1", "::1", "localhost"):
-        where = "Listening on %s only: other machines cannot connect (--bind 0.0.0.0 to allow them)." % args.bind
+        where = (
+            "Listening on %s only: other machines cannot connect (--bind 0.0.0.0 to allow them)."
+            % args.bind
+        )
     else:
         where = "Listening on %s: every machine that can reach it may run the scripts." % args.bind
     sys.stdout.write(
-        "Serving %s on %s (CGI scripts under %s)\n%s Ctrl-C to stop.\n" % (directory, " ".join(urls), mounts, where)
+        "Serving %s on %s (CGI scripts under %s)\n%s Ctrl-C to stop.\n"
+        % (directory, " ".join(urls), mounts, where)
     )
     sys.stdout.flush()
     return serve_until_signal(server, front)
@@ -283,7 +324,7 @@ class Front:
 
 
 class _Record:
-    __slots__ = ("front", "environ", "when", "status", "size", "length")
+    __slots__ = ("environ", "front", "length", "size", "status", "when")
 
     def __init__(self, front, environ):
         self.front = front
@@ -348,7 +389,15 @@ def _clf_time(when):
     sign = "-" if offset < 0 else "+"
     offset = abs(offset) // 60
     return "%02d/%s/%04d:%02d:%02d:%02d %s%02d%02d" % (
-        t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec, sign, offset // 60, offset % 60,
+        t.tm_mday,
+        _MONTHS[t.tm_mon - 1],
+        t.tm_year,
+        t.tm_hour,
+        t.tm_min,
+        t.tm_sec,
+        sign,
+        offset // 60,
+        offset % 60,
     )
 
 
@@ -374,7 +423,10 @@ def _proxy_settings(address):
     # believe; then it rewrites REMOTE_ADDR and wsgi.url_scheme from them.
     if not address:
         return {}
-    return {"trusted_proxy": address, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
+    return {
+        "trusted_proxy": address,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+    }
 
 
 def serve_until_signal(server, front, grace=GRACE):

@@ -212,7 +212,7 @@ class StaticFiles:
                 % (html.escape(quote(link)), html.escape(shown.decode("utf-8", "replace")))
             )
         page = (
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             "<title>Directory listing for %s</title>\n</head>\n<body>\n"
             "<h1>Directory listing for %s</h1>\n<hr>\n<ul>\n%s\n</ul>\n<hr>\n</body>\n</html>\n"
             % (title, title, "\n".join(items))
@@ -245,6 +245,10 @@ def _error(environ, start_response, code, headers=()):
     body = (status + "\n").encode("ascii")
     start_response(
         status,
-        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))] + list(headers),
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *list(headers),
+        ],
     )
     return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

@@ -60,19 +60,28 @@ class Venv:
         self.base = base
         self.python = str(self.path / "bin" / "python")
         self.bin = self.path / "bin"
-        self.site = run_text([self.python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).strip()
-        self.version = run_text([self.python, "-c", "import sys; print(sys.version.split()[0])"]).strip()
+        self.site = run_text(
+            [self.python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]
+        ).strip()
+        self.version = run_text(
+            [self.python, "-c", "import sys; print(sys.version.split()[0])"]
+        ).strip()
 
     def compile(self, *paths):
         """Precompile ``paths`` (and site-packages) to ``.pyc``."""
         subprocess.run(
             [self.python, "-m", "compileall", "-q", "-j", "0", self.site, *map(str, paths)],
-            env=clean_env(), check=True, stdout=subprocess.DEVNULL, timeout=600,
+            env=clean_env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
         )
 
 
 def run_text(argv, **kwargs):
-    return subprocess.run(argv, env=clean_env(), capture_output=True, text=True, check=True, timeout=600, **kwargs).stdout
+    return subprocess.run(
+        argv, env=clean_env(), capture_output=True, text=True, check=True, timeout=600, **kwargs
+    ).stdout
 
 
 def clean_env(**extra):
@@ -120,7 +129,14 @@ def bench_venv(version, packages=(), *, suffix="", clean_site=False, fresh=False
     if not (path / "bin" / "python").exists():
         log("bench: creating %s from %s" % (path.relative_to(ROOT), base))
         subprocess.run([base, "-m", "venv", str(path)], env=clean_env(), check=True, timeout=600)
-    pip = [str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [
+        str(path / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+    ]
     pip_env = dict(os.environ)
     pip_env.pop("PYTHONDONTWRITEBYTECODE", None)
     pip_env.pop("PYTHONPATH", None)
@@ -130,14 +146,22 @@ def bench_venv(version, packages=(), *, suffix="", clean_site=False, fresh=False
         for name in ("pyproject.toml", "README.md", "LICENSE"):
             if (ROOT / name).exists():
                 shutil.copy2(ROOT / name, src)
-        shutil.copytree(ROOT / "wsgicgi", Path(src) / "wsgicgi", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        subprocess.run(pip + ["--force-reinstall", "--no-deps", src], env=pip_env, check=True, timeout=900)
+        shutil.copytree(
+            ROOT / "wsgicgi",
+            Path(src) / "wsgicgi",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        subprocess.run(
+            [*pip, "--force-reinstall", "--no-deps", src], env=pip_env, check=True, timeout=900
+        )
     venv = Venv(path, base)
     venv.compile()
     pth = list(Path(venv.site).glob("*.pth"))
     if clean_site and pth:
-        raise SystemExit("bench: %s installs .pth files (%s): the venv is not clean" % (
-            ", ".join(packages), ", ".join(p.name for p in pth)))
+        raise SystemExit(
+            "bench: %s installs .pth files (%s): the venv is not clean"
+            % (", ".join(packages), ", ".join(p.name for p in pth))
+        )
     _READY[str(path)] = venv
     return venv
 
@@ -148,7 +172,7 @@ def bench_venv(version, packages=(), *, suffix="", clean_site=False, fresh=False
 class Result:
     """One measured child: wall and CPU seconds, peak RSS, output."""
 
-    __slots__ = ("wall", "cpu", "maxrss", "status", "output", "body_bytes")
+    __slots__ = ("body_bytes", "cpu", "maxrss", "output", "status", "wall")
 
     def __init__(self, wall, cpu, maxrss, status, output, body_bytes):
         self.wall = wall
@@ -185,7 +209,9 @@ def maxrss_tool():
     return build_c("maxrss")
 
 
-def spawn(argv, env, *, stderr_fd, stdin_bytes=0, keep_output=True, header=False, chunk=1 << 20, rss=False):
+def spawn(
+    argv, env, *, stderr_fd, stdin_bytes=0, keep_output=True, header=False, chunk=1 << 20, rss=False
+):
     """Run ``argv`` once as a CGI server would: stdin /dev/null (or a pipe fed
     ``stdin_bytes`` bytes by a thread), stdout a pipe read to EOF, then
     ``wait4`` for its CPU time.  ``header``: the output starts with a CGI
@@ -198,7 +224,7 @@ def spawn(argv, env, *, stderr_fd, stdin_bytes=0, keep_output=True, header=False
         rss_file = RESULTS / "work" / "maxrss.out"
         if rss_file.exists():
             rss_file.unlink()
-        argv = [maxrss_tool(), str(rss_file)] + list(argv)
+        argv = [maxrss_tool(), str(rss_file), *list(argv)]
     r_out, w_out = os.pipe()
     if stdin_bytes:
         r_in, w_in = os.pipe()
@@ -282,10 +308,22 @@ def callgrind(argv, env, workdir):
         return None
     outdir = Path(tempfile.mkdtemp(prefix="cg-", dir=workdir))
     try:
-        cmd = [valgrind, "--tool=callgrind", "--trace-children=yes",
-               "--callgrind-out-file=%s/cg.%%p" % outdir, "--log-file=%s/log.%%p" % outdir] + list(argv)
-        proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, timeout=900)
+        cmd = [
+            valgrind,
+            "--tool=callgrind",
+            "--trace-children=yes",
+            "--callgrind-out-file=%s/cg.%%p" % outdir,
+            "--log-file=%s/log.%%p" % outdir,
+            *list(argv),
+        ]
+        proc = subprocess.run(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            timeout=900,
+        )
         if proc.returncode != 0:
             return None
         total = 0
@@ -312,8 +350,14 @@ def summarize(values):
     if not values:
         return None
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return {"n": len(values), "median": statistics.median(values), "min": values[0],
-            "q1": q[0], "q3": q[2], "max": values[-1]}
+    return {
+        "n": len(values),
+        "median": statistics.median(values),
+        "min": values[0],
+        "q1": q[0],
+        "q3": q[2],
+        "max": values[-1],
+    }
 
 
 def machine_info():
@@ -329,8 +373,12 @@ def machine_info():
         pass
     commit = ""
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                                capture_output=True, text=True, timeout=30).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
     return {
@@ -354,7 +402,9 @@ def run_state(data):
     """How quiet the machine was, for a report's title line."""
     if data["busy"]:
         return "busy machine (load %.2f → %.2f): provisional" % (
-            data["machine"]["loadavg"][0], data["machine_after"]["loadavg"][0])
+            data["machine"]["loadavg"][0],
+            data["machine_after"]["loadavg"][0],
+        )
     return "quiet machine"
 
 

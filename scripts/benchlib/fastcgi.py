@@ -35,10 +35,10 @@ from .gateway import BIG_APP, FLASK_APP, _size
 from .host import HELLO, HELLO_SH
 
 sys.path.insert(0, str(common.ROOT / "scripts"))
-from harness import apache as apache_harness  # noqa: E402
-from harness import nginx as nginx_harness  # noqa: E402
-from harness.spawn_fcgi import SpawnFcgi  # noqa: E402
-from harness import spawn_fcgi as spawn_harness  # noqa: E402
+from harness import apache as apache_harness
+from harness import nginx as nginx_harness
+from harness import spawn_fcgi as spawn_harness
+from harness.spawn_fcgi import SpawnFcgi
 
 DEBIAN_PYTHON = "/usr/bin/python3"
 PACKAGES = ["flask", "flup", "gunicorn"]
@@ -152,8 +152,14 @@ LABELS = {
     "fcgid-flup": ("apache", "flup `WSGIServer` `.fcgi` under mod_fcgid (2 processes)"),
     "mod_wsgi": ("apache", "mod_wsgi daemon mode (`processes=2 threads=1`)"),
     "cgid": ("apache", "the one-line script as CGI (mod_cgid, 2 connections)"),
-    "nginx-wsgicgi": ("nginx", "`wsgicgi fcgi` (spawn-fcgi -F 2), `fastcgi_pass`, the README's block (`fastcgi_keep_conn on`)"),
-    "nginx-wsgicgi-close": ("nginx", "`wsgicgi fcgi` (spawn-fcgi -F 2), `fastcgi_pass`, a connection per request"),
+    "nginx-wsgicgi": (
+        "nginx",
+        "`wsgicgi fcgi` (spawn-fcgi -F 2), `fastcgi_pass`, the README's block (`fastcgi_keep_conn on`)",
+    ),
+    "nginx-wsgicgi-close": (
+        "nginx",
+        "`wsgicgi fcgi` (spawn-fcgi -F 2), `fastcgi_pass`, a connection per request",
+    ),
     "nginx-gunicorn": ("nginx", "gunicorn sync `-w 2`, `proxy_pass`"),
     "sh-wsgicgi": ("sh", "`wsgicgi fcgi --cgi-dir` (spawn-fcgi -F 2)"),
     "sh-fcgiwrap": ("sh", "fcgiwrap (spawn-fcgi -F 2)"),
@@ -243,68 +249,148 @@ def run(args):
     t_start = time.monotonic()
     info = common.machine_info()
     if not (common.ROOT / "wsgicgi" / "fcgiserver.py").exists():
-        raise SystemExit("bench fastcgi: wsgicgi/fcgiserver.py does not exist yet: nothing to measure")
-    missing = [what for what, ok in (("apache2 with mod_cgid", apache_harness.available()),
-                                     ("mod_fcgid", os.path.exists(apache_harness.MODULES_DIR + "/mod_fcgid.so")),
-                                     ("mod_wsgi", os.path.exists(apache_harness.MODULES_DIR + "/mod_wsgi.so")),
-                                     ("nginx", nginx_harness.available()),
-                                     ("spawn-fcgi", spawn_harness.available()),
-                                     ("fcgiwrap", os.access("/usr/sbin/fcgiwrap", os.X_OK)),
-                                     ("Debian's python3", os.access(DEBIAN_PYTHON, os.X_OK)))
-               if not ok]
+        raise SystemExit(
+            "bench fastcgi: wsgicgi/fcgiserver.py does not exist yet: nothing to measure"
+        )
+    missing = [
+        what
+        for what, ok in (
+            ("apache2 with mod_cgid", apache_harness.available()),
+            ("mod_fcgid", os.path.exists(apache_harness.MODULES_DIR + "/mod_fcgid.so")),
+            ("mod_wsgi", os.path.exists(apache_harness.MODULES_DIR + "/mod_wsgi.so")),
+            ("nginx", nginx_harness.available()),
+            ("spawn-fcgi", spawn_harness.available()),
+            ("fcgiwrap", os.access("/usr/sbin/fcgiwrap", os.X_OK)),
+            ("Debian's python3", os.access(DEBIAN_PYTHON, os.X_OK)),
+        )
+        if not ok
+    ]
     if missing:
-        raise SystemExit("bench fastcgi: missing %s (apt-get install apache2 libapache2-mod-fcgid "
-                         "libapache2-mod-wsgi-py3 nginx spawn-fcgi fcgiwrap python3-venv)" % ", ".join(missing))
+        raise SystemExit(
+            "bench fastcgi: missing %s (apt-get install apache2 libapache2-mod-fcgid "
+            "libapache2-mod-wsgi-py3 nginx spawn-fcgi fcgiwrap python3-venv)" % ", ".join(missing)
+        )
     if not load.ensure_wrk():
         raise SystemExit("bench fastcgi: wrk is missing and could not be installed")
-    version = subprocess.run([DEBIAN_PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=60).stdout.strip()
-    venv = common.bench_venv(version, PACKAGES, suffix="-debian", fresh=args.fresh_venv, interpreter=DEBIAN_PYTHON)
+    version = subprocess.run(
+        [DEBIAN_PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    venv = common.bench_venv(
+        version, PACKAGES, suffix="-debian", fresh=args.fresh_venv, interpreter=DEBIAN_PYTHON
+    )
     # www-data runs the Apache contenders from this venv: it must be able to enter every folder up to it.
-    for parent in [Path(venv.path)] + list(Path(venv.path).parents):
+    for parent in [Path(venv.path), *list(Path(venv.path).parents)]:
         if not os.stat(parent).st_mode & 0o001:
-            raise SystemExit("bench fastcgi: %s is not world-searchable; www-data cannot run %s" % (parent, venv.python))
+            raise SystemExit(
+                "bench fastcgi: %s is not world-searchable; www-data cannot run %s"
+                % (parent, venv.python)
+            )
     connections = args.connections or 4
     size = args.size_mib << 20
     root, site, cgi, run_dir = make_site(venv, size)
     work = common.RESULTS / "work" / "fastcgi"
     work.mkdir(parents=True, exist_ok=True)
-    logs = {name: str(run_dir / (name + ".log")) for name in ("flask", "flask-close", "big", "cgidir", "fcgiwrap")}
+    logs = {
+        name: str(run_dir / (name + ".log"))
+        for name in ("flask", "flask-close", "big", "cgidir", "fcgiwrap")
+    }
     env = common.clean_env()
     wsgicgi = str(venv.bin / "wsgicgi")
     backends = {
-        "nginx-wsgicgi": SpawnFcgi([wsgicgi, "fcgi", "flaskapp:app"], str(run_dir / "flask.sock"),
-                                   children=PROCESSES, env=env, cwd=str(site), log=logs["flask"]),
-        "nginx-wsgicgi-close": SpawnFcgi([wsgicgi, "fcgi", "flaskapp:app"], str(run_dir / "flask-close.sock"),
-                                         children=PROCESSES, env=env, cwd=str(site), log=logs["flask-close"]),
-        "sh-wsgicgi": SpawnFcgi([wsgicgi, "fcgi", "--cgi-dir", str(cgi)], str(run_dir / "cgidir.sock"),
-                                children=PROCESSES, env=env, cwd=str(cgi), log=logs["cgidir"]),
-        "sh-fcgiwrap": SpawnFcgi(["/usr/sbin/fcgiwrap"], str(run_dir / "fcgiwrap.sock"),
-                                 children=PROCESSES, env=env, cwd=str(cgi), log=logs["fcgiwrap"]),
+        "nginx-wsgicgi": SpawnFcgi(
+            [wsgicgi, "fcgi", "flaskapp:app"],
+            str(run_dir / "flask.sock"),
+            children=PROCESSES,
+            env=env,
+            cwd=str(site),
+            log=logs["flask"],
+        ),
+        "nginx-wsgicgi-close": SpawnFcgi(
+            [wsgicgi, "fcgi", "flaskapp:app"],
+            str(run_dir / "flask-close.sock"),
+            children=PROCESSES,
+            env=env,
+            cwd=str(site),
+            log=logs["flask-close"],
+        ),
+        "sh-wsgicgi": SpawnFcgi(
+            [wsgicgi, "fcgi", "--cgi-dir", str(cgi)],
+            str(run_dir / "cgidir.sock"),
+            children=PROCESSES,
+            env=env,
+            cwd=str(cgi),
+            log=logs["cgidir"],
+        ),
+        "sh-fcgiwrap": SpawnFcgi(
+            ["/usr/sbin/fcgiwrap"],
+            str(run_dir / "fcgiwrap.sock"),
+            children=PROCESSES,
+            env=env,
+            cwd=str(cgi),
+            log=logs["fcgiwrap"],
+        ),
         "nginx-gunicorn": load.ProcessServer(
-            [str(venv.bin / "gunicorn"), "-w", str(PROCESSES), "-k", "sync", "-b", "127.0.0.1:{port}",
-             "--log-level", "warning", "flaskapp:app"], env, str(site), str(run_dir / "gunicorn.log")),
+            [
+                str(venv.bin / "gunicorn"),
+                "-w",
+                str(PROCESSES),
+                "-k",
+                "sync",
+                "-b",
+                "127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "flaskapp:app",
+            ],
+            env,
+            str(site),
+            str(run_dir / "gunicorn.log"),
+        ),
     }
     big = None
-    apache = apache_harness.Apache(str(site), module="cgid", extra_conf=APACHE_CONF.format(
-        modules=apache_harness.MODULES_DIR, run=run_dir, n=PROCESSES, site=site, venv=venv.path))
+    apache = apache_harness.Apache(
+        str(site),
+        module="cgid",
+        extra_conf=APACHE_CONF.format(
+            modules=apache_harness.MODULES_DIR, run=run_dir, n=PROCESSES, site=site, venv=venv.path
+        ),
+    )
     nginx = None
     started = []
-    data = {"machine": info, "python": venv.version, "connections": connections, "cgi_connections": CGI_CONNECTIONS,
-            "duration": args.duration, "cgi_duration": max(args.duration, CGI_MIN_SECONDS), "rounds": args.rounds,
-            "labels": {k: v[1] for k, v in LABELS.items()}, "results": {}, "processes": {}}
+    data = {
+        "machine": info,
+        "python": venv.version,
+        "connections": connections,
+        "cgi_connections": CGI_CONNECTIONS,
+        "duration": args.duration,
+        "cgi_duration": max(args.duration, CGI_MIN_SECONDS),
+        "rounds": args.rounds,
+        "labels": {k: v[1] for k, v in LABELS.items()},
+        "results": {},
+        "processes": {},
+    }
     try:
         for name, server in backends.items():
             log("bench: starting %s" % name)
             server.start()
             started.append(server)
-        big = subprocess.Popen([wsgicgi, "fcgi", "bigapp:gen_app", "--bind", "unix:%s/big.sock" % run_dir],
-                               cwd=str(site), env=env, stdin=subprocess.DEVNULL,
-                               stdout=open(logs["big"], "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        big = subprocess.Popen(
+            [wsgicgi, "fcgi", "bigapp:gen_app", "--bind", "unix:%s/big.sock" % run_dir],
+            cwd=str(site),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=open(logs["big"], "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log("bench: starting nginx and Apache")
         nginx = nginx_harness.Nginx(
             NGINX_SERVER.format(params=nginx_harness.FASTCGI_PARAMS, run=run_dir, cgi=cgi),
-            http_conf=NGINX_HTTP.format(run=run_dir, gunicorn_port=backends["nginx-gunicorn"].port))
+            http_conf=NGINX_HTTP.format(run=run_dir, gunicorn_port=backends["nginx-gunicorn"].port),
+        )
         nginx.start()
         apache.start()
         servers = {"apache": apache, "nginx": nginx}
@@ -316,13 +402,19 @@ def run(args):
         for name in names:
             _check(name, urls[name])
             # warm-up: every process of the contender started and serving
-            load.wrk(urls[name], CGI_CONNECTIONS if name == "cgid" else connections, 3.0 if name == "cgid" else 2.0)
+            load.wrk(
+                urls[name],
+                CGI_CONNECTIONS if name == "cgid" else connections,
+                3.0 if name == "cgid" else 2.0,
+            )
         for name, script in (("fcgid-wsgicgi", "wsgicgi.fcgi"), ("fcgid-flup", "flup.fcgi")):
             if name in names:
                 data["processes"][name] = len(_fcgid_processes(str(site / script)))
                 if data["processes"][name] != PROCESSES:
-                    log("bench: warning: mod_fcgid runs %d processes of %s, not %d"
-                        % (data["processes"][name], script, PROCESSES))
+                    log(
+                        "bench: warning: mod_fcgid runs %d processes of %s, not %d"
+                        % (data["processes"][name], script, PROCESSES)
+                    )
         samples = {}
         for r in range(args.rounds):
             k = r % len(names)
@@ -351,15 +443,19 @@ def run(args):
                 for _ in range(min(args.throughput_runs, 3)):
                     rate, b, p = load.download(target, "/big/", size)
                     rates.append(rate), before.append(b), peak.append(p)
-                data["stream"] = {"mb_s": summarize(rates), "rss_before": min(before), "rss_peak": max(peak),
-                                  "bytes": size}
+                data["stream"] = {
+                    "mb_s": summarize(rates),
+                    "rss_before": min(before),
+                    "rss_peak": max(peak),
+                    "bytes": size,
+                }
             except (RuntimeError, OSError) as exc:
                 data["stream"] = {"error": str(exc)[:300]}
         data["logs"] = {name: _tail(path) for name, path in logs.items()}
         data["logs"]["apache"] = apache.error_log()[-3000:]
         data["logs"]["nginx"] = nginx.error_log()[-3000:]
     finally:
-        for server in [nginx, apache] + started[::-1]:
+        for server in [nginx, apache, *started[::-1]]:
             if server is None:
                 continue
             try:
@@ -397,8 +493,11 @@ def ratios(data, ours, theirs):
     if not a or not b or not a["rps"] or not b["rps"] or not b["rps"]["median"]:
         return None
     per = [x / y for x, y in zip(a["per_round"], b["per_round"]) if x and y]
-    return {"median": a["rps"]["median"] / b["rps"]["median"], "min": min(per) if per else None,
-            "max": max(per) if per else None}
+    return {
+        "median": a["rps"]["median"] / b["rps"]["median"],
+        "min": min(per) if per else None,
+        "max": max(per) if per else None,
+    }
 
 
 def _fmt_ratio(r):
@@ -416,9 +515,17 @@ def report(data):
         "",
         "Python %s (Debian's, a venv), %s, %d cores; `wrk -t1 -c%d`, %g s × %d rounds per contender, "
         "round-robin (the CGI form: `-c%d`, %g s); 2 app processes per contender; requests/s median and spread "
-        "(min–max)." % (
-            data["python"], data["machine"]["cpu"], data["machine"]["cores"], data["connections"],
-            data["duration"], data["rounds"], data["cgi_connections"], data["cgi_duration"]),
+        "(min–max)."
+        % (
+            data["python"],
+            data["machine"]["cpu"],
+            data["machine"]["cores"],
+            data["connections"],
+            data["duration"],
+            data["rounds"],
+            data["cgi_connections"],
+            data["cgi_duration"],
+        ),
         "",
     ]
     rows = []
@@ -427,29 +534,62 @@ def report(data):
         if r is None:
             continue
         rps = r["rps"]
-        rows.append([GROUPS[group], label,
-                     "%.0f" % rps["median"] if rps and rps["median"] >= 100 else ("%.1f" % rps["median"] if rps else "failed"),
-                     "%.0f–%.0f" % (rps["min"], rps["max"]) if rps and rps["median"] >= 100
-                     else ("%.1f–%.1f" % (rps["min"], rps["max"]) if rps else "–"),
-                     "%.1f" % (r["p99"]["median"] * 1000) if r["p99"] else "–",
-                     r["requests"], r["errors"]])
-    lines.append(table(["group", "contender", "req/s", "min–max", "p99 ms", "requests", "errors"], rows,
-                       ["---", "---"] + ["---:"] * 5))
+        rows.append(
+            [
+                GROUPS[group],
+                label,
+                "%.0f" % rps["median"]
+                if rps and rps["median"] >= 100
+                else ("%.1f" % rps["median"] if rps else "failed"),
+                "%.0f–%.0f" % (rps["min"], rps["max"])
+                if rps and rps["median"] >= 100
+                else ("%.1f–%.1f" % (rps["min"], rps["max"]) if rps else "–"),
+                "%.1f" % (r["p99"]["median"] * 1000) if r["p99"] else "–",
+                r["requests"],
+                r["errors"],
+            ]
+        )
+    lines.append(
+        table(
+            ["group", "contender", "req/s", "min–max", "p99 ms", "requests", "errors"],
+            rows,
+            ["---", "---"] + ["---:"] * 5,
+        )
+    )
     if data.get("processes"):
-        lines += ["", "mod_fcgid processes after the warm-up: %s." % ", ".join(
-            "%s %d" % (k, v) for k, v in data["processes"].items())]
+        lines += [
+            "",
+            "mod_fcgid processes after the warm-up: %s."
+            % ", ".join("%s %d" % (k, v) for k, v in data["processes"].items()),
+        ]
     s = data.get("stream")
     if s:
         lines += [""]
         if "error" in s:
-            lines.append("%s through nginx → `wsgicgi fcgi`: failed (%s)" % (_size(1 << 30), s["error"]))
+            lines.append(
+                "%s through nginx → `wsgicgi fcgi`: failed (%s)" % (_size(1 << 30), s["error"])
+            )
         else:
-            lines.append("%s through nginx → `wsgicgi fcgi` (a generator of 64 KiB blocks), read as fast as it comes: "
-                         "%.0f MB/s (median of %d; %.0f–%.0f); RSS of the wsgicgi process %.1f MB before, peak %.1f MB "
-                         "(+%.1f MB)." % (_size(s["bytes"]), s["mb_s"]["median"], s["mb_s"]["n"], s["mb_s"]["min"],
-                                          s["mb_s"]["max"], s["rss_before"] / MB, s["rss_peak"] / MB,
-                                          (s["rss_peak"] - s["rss_before"]) / MB))
-    lines += ["", "Targets (issue 10), ratio of medians (spread: the ratio within each round, min–max):", ""]
+            lines.append(
+                "%s through nginx → `wsgicgi fcgi` (a generator of 64 KiB blocks), read as fast as it comes: "
+                "%.0f MB/s (median of %d; %.0f–%.0f); RSS of the wsgicgi process %.1f MB before, peak %.1f MB "
+                "(+%.1f MB)."
+                % (
+                    _size(s["bytes"]),
+                    s["mb_s"]["median"],
+                    s["mb_s"]["n"],
+                    s["mb_s"]["min"],
+                    s["mb_s"]["max"],
+                    s["rss_before"] / MB,
+                    s["rss_peak"] / MB,
+                    (s["rss_peak"] - s["rss_before"]) / MB,
+                )
+            )
+    lines += [
+        "",
+        "Targets (issue 10), ratio of medians (spread: the ratio within each round, min–max):",
+        "",
+    ]
     for text, ok in targets(data):
         lines.append("- %s %s" % ("note" if ok is None else verdict(ok), text))
     return "\n".join(lines) + "\n"
@@ -461,18 +601,39 @@ def targets(data):
         if ours not in data["results"] and theirs not in data["results"]:
             continue
         r = ratios(data, ours, theirs)
-        text = "%s ≥ %g× %s: %s" % (LABELS[ours][1], want, LABELS[theirs][1], _fmt_ratio(r) if r else "no measurement")
+        text = "%s ≥ %g× %s: %s" % (
+            LABELS[ours][1],
+            want,
+            LABELS[theirs][1],
+            _fmt_ratio(r) if r else "no measurement",
+        )
         out.append((text, bool(r) and r["median"] >= want))
     r = ratios(data, "nginx-wsgicgi-close", "nginx-gunicorn")
     if r:
-        out.append(("%s ÷ %s: %s" % (LABELS["nginx-wsgicgi-close"][1], LABELS["nginx-gunicorn"][1], _fmt_ratio(r)), None))
+        out.append(
+            (
+                "%s ÷ %s: %s"
+                % (LABELS["nginx-wsgicgi-close"][1], LABELS["nginx-gunicorn"][1], _fmt_ratio(r)),
+                None,
+            )
+        )
     s = data.get("stream")
     if s and "error" not in s:
-        out.append(("%s through nginx → `wsgicgi fcgi` at ≥ 1 GB/s: %.0f MB/s" % (_size(s["bytes"]), s["mb_s"]["median"]),
-                    s["mb_s"]["median"] >= STREAM_MB_S))
+        out.append(
+            (
+                "%s through nginx → `wsgicgi fcgi` at ≥ 1 GB/s: %.0f MB/s"
+                % (_size(s["bytes"]), s["mb_s"]["median"]),
+                s["mb_s"]["median"] >= STREAM_MB_S,
+            )
+        )
         growth = s["rss_peak"] - s["rss_before"]
-        out.append(("RSS of the wsgicgi process flat during it (growth < %d MB): +%.1f MB" % (STREAM_RSS_GROWTH // MB, growth / MB),
-                    growth < STREAM_RSS_GROWTH))
+        out.append(
+            (
+                "RSS of the wsgicgi process flat during it (growth < %d MB): +%.1f MB"
+                % (STREAM_RSS_GROWTH // MB, growth / MB),
+                growth < STREAM_RSS_GROWTH,
+            )
+        )
     elif s:
         out.append(("1 GiB through nginx → `wsgicgi fcgi`: failed (%s)" % s["error"], False))
     return out

@@ -18,13 +18,13 @@ from .common import MB, log, summarize, table, verdict
 
 HELLO = b"Hello, world!\n"
 
-HELLO_APP = '''\
+HELLO_APP = """\
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
     return [b"Hello, world!\\n"]
-'''
+"""
 
-FLASK_APP = '''\
+FLASK_APP = """\
 from flask import Flask
 
 app = Flask(__name__)
@@ -33,9 +33,9 @@ app = Flask(__name__)
 @app.route("/hello")
 def hello():
     return "Hello, world!\\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
-'''
+"""
 
-BIG_APP = '''\
+BIG_APP = """\
 PATH = {path!r}
 SIZE = {size!r}
 CHUNK = 65536
@@ -70,24 +70,24 @@ def echo_app(environ, start_response):
             chunk = read(CHUNK)
 
     return body()
-'''
+"""
 
-HAND = '''\
+HAND = """\
 #!{py}
 print("Content-Type: text/plain; charset=utf-8")
 print()
 print("Hello, world!")
-'''
-WSGIREF = '''\
+"""
+WSGIREF = """\
 #!{py}
 from wsgiref.handlers import CGIHandler
 from {module} import app; CGIHandler().run(app)
-'''
-TWO_LINE = '''\
+"""
+TWO_LINE = """\
 #!{py}
 from wsgicgi import run
 from {module} import {attr}; run({attr})
-'''
+"""
 ONE_LINE = "#!/usr/bin/env -S {py} -m wsgicgi {module}:{attr}\n"
 
 # (name, label, script file or None for the floor)
@@ -180,7 +180,9 @@ def check_hello(name, result):
         status = re.search(rb"(?im)^status:\s*(\d{3})", head)
         ok = result.status == 0 and body == HELLO and (status is None or status.group(1) == b"200")
     if not ok:
-        raise SystemExit("bench: case %s answered wrongly (exit %s):\n%r" % (name, result.status, out[:600]))
+        raise SystemExit(
+            "bench: case %s answered wrongly (exit %s):\n%r" % (name, result.status, out[:600])
+        )
 
 
 def import_time(venv, runs, site=False):
@@ -212,7 +214,7 @@ def import_time(venv, runs, site=False):
             j = start
             while j > 0 and rows[j - 1][2] > 0:
                 j -= 1
-            modules = [r[3] for r in rows[j:start + 1]]
+            modules = [r[3] for r in rows[j : start + 1]]
             continue
         values.append(top[0][1])
     return summarize(values), modules
@@ -259,7 +261,9 @@ def run(args):
     info = common.machine_info()
     venv = common.bench_venv(args.python, ["flask"], clean_site=True, fresh=args.fresh_venv)
     if venv is None:
-        raise SystemExit("bench: Python %s not found (pyenv prefix %s)" % (args.python, args.python))
+        raise SystemExit(
+            "bench: Python %s not found (pyenv prefix %s)" % (args.python, args.python)
+        )
     work = common.RESULTS / "work" / "gateway"
     cgi = work / "cgi-bin"
     big_file = Path(args.big_file)
@@ -271,7 +275,10 @@ def run(args):
     old_cwd = os.getcwd()
     os.chdir(cgi)  # a server runs a CGI script in its own folder
     try:
-        log("bench: gateway on Python %s (%s), %d runs per case, round-robin" % (venv.version, venv.path, args.runs))
+        log(
+            "bench: gateway on Python %s (%s), %d runs per case, round-robin"
+            % (venv.version, venv.path, args.runs)
+        )
         data = {"machine": info, "python": venv.version, "venv": str(venv.path), "runs": args.runs}
         data["startup"] = startup(args, venv, cgi, stderr_fd)
         log("bench: import time")
@@ -297,8 +304,10 @@ def run(args):
 
 def startup(args, venv, cgi, stderr_fd):
     """Wall time, CPU time and peak RSS of each case, interleaved."""
-    plans = [(name, label, case_argv(venv, cgi, script), cgi_env(cgi, script or "floor"))
-             for name, label, script in CASES]
+    plans = [
+        (name, label, case_argv(venv, cgi, script), cgi_env(cgi, script or "floor"))
+        for name, label, script in CASES
+    ]
     for name, _, argv, env in plans:  # each case must work before it is timed
         check_hello(name, common.spawn(argv, env, stderr_fd=stderr_fd))
     samples = {name: [] for name, *_ in plans}
@@ -333,7 +342,11 @@ def instructions(args, venv, cgi):
         log("bench: callgrind %s" % name)
         counts = []
         for _ in range(args.callgrind_runs):
-            n = common.callgrind(case_argv(venv, cgi, script), cgi_env(cgi, script or "floor"), common.RESULTS / "work")
+            n = common.callgrind(
+                case_argv(venv, cgi, script),
+                cgi_env(cgi, script or "floor"),
+                common.RESULTS / "work",
+            )
             if n is None:
                 log("bench: callgrind unavailable or failed for %s; skipped" % name)
                 return out
@@ -346,23 +359,70 @@ def throughput(args, venv, cgi, stderr_fd, size, echo_size):
     """MB/s of big bodies through the gateway vs ``cat`` on the same pipes."""
     cat = "/bin/cat"
     plans = [
-        ("cat-file", "`cat` %s file → pipe" % _size(size), [cat, args.big_file], common.clean_env(), 0, False, size),
-        ("gw-file", "gateway, `wsgi.file_wrapper` (sendfile) → pipe", [str(cgi / "big-file.cgi")],
-         cgi_env(cgi, "big-file.cgi", path_info="/big"), 0, True, size),
-        ("gw-gen", "gateway, generator of 64 KiB chunks → pipe", [str(cgi / "big-gen.cgi")],
-         cgi_env(cgi, "big-gen.cgi", path_info="/big"), 0, True, size),
-        ("cat-echo", "`cat` pipe → pipe (request body)", [cat], common.clean_env(), echo_size, False, echo_size),
-        ("gw-echo", "gateway echo: stdin → app → stdout", [str(cgi / "echo.cgi")],
-         cgi_env(cgi, "echo.cgi", method="POST", path_info="/echo", length=echo_size), echo_size, True, echo_size),
+        (
+            "cat-file",
+            "`cat` %s file → pipe" % _size(size),
+            [cat, args.big_file],
+            common.clean_env(),
+            0,
+            False,
+            size,
+        ),
+        (
+            "gw-file",
+            "gateway, `wsgi.file_wrapper` (sendfile) → pipe",
+            [str(cgi / "big-file.cgi")],
+            cgi_env(cgi, "big-file.cgi", path_info="/big"),
+            0,
+            True,
+            size,
+        ),
+        (
+            "gw-gen",
+            "gateway, generator of 64 KiB chunks → pipe",
+            [str(cgi / "big-gen.cgi")],
+            cgi_env(cgi, "big-gen.cgi", path_info="/big"),
+            0,
+            True,
+            size,
+        ),
+        (
+            "cat-echo",
+            "`cat` pipe → pipe (request body)",
+            [cat],
+            common.clean_env(),
+            echo_size,
+            False,
+            echo_size,
+        ),
+        (
+            "gw-echo",
+            "gateway echo: stdin → app → stdout",
+            [str(cgi / "echo.cgi")],
+            cgi_env(cgi, "echo.cgi", method="POST", path_info="/echo", length=echo_size),
+            echo_size,
+            True,
+            echo_size,
+        ),
     ]
     samples = {p[0]: [] for p in plans}
     for i in range(args.throughput_runs + 1):  # round 0 warms the page cache
         log("bench: throughput round %d/%d" % (i, args.throughput_runs))
         for name, _, argv, env, feed, header, expect in plans:
-            r = common.spawn(argv, env, stderr_fd=stderr_fd, stdin_bytes=feed, keep_output=False, header=header,
-                             rss=True)
+            r = common.spawn(
+                argv,
+                env,
+                stderr_fd=stderr_fd,
+                stdin_bytes=feed,
+                keep_output=False,
+                header=header,
+                rss=True,
+            )
             if r.status != 0 or r.body_bytes != expect:
-                raise SystemExit("bench: %s exited %s after %d of %d body bytes" % (name, r.status, r.body_bytes, expect))
+                raise SystemExit(
+                    "bench: %s exited %s after %d of %d body bytes"
+                    % (name, r.status, r.body_bytes, expect)
+                )
             if i:
                 samples[name].append(r)
     out = {}
@@ -389,51 +449,106 @@ def report(data):
     lines = [
         "### Gateway: one CGI request (`scripts/bench gateway`, %s, %s)" % (when, state),
         "",
-        "Python %s, %s, %d cores, %d runs per case round-robin; wsgicgi %s." % (
-            data["python"], data["machine"]["cpu"], data["machine"]["cores"], data["runs"], data["machine"]["commit"]),
+        "Python %s, %s, %d cores, %d runs per case round-robin; wsgicgi %s."
+        % (
+            data["python"],
+            data["machine"]["cpu"],
+            data["machine"]["cores"],
+            data["runs"],
+            data["machine"]["commit"],
+        ),
         "",
     ]
-    header = ["case", "wall ms (median)", "CPU ms", "÷ hand-written", "wsgiref ÷ case (same app)", "peak RSS MB"]
+    header = [
+        "case",
+        "wall ms (median)",
+        "CPU ms",
+        "÷ hand-written",
+        "wsgiref ÷ case (same app)",
+        "peak RSS MB",
+    ]
     if cg:
         header[4:4] = ["M instr. (callgrind)", "instr. ÷ hand-written"]
     rows = []
     for name, label, _ in CASES:
-        row = [label, fmt_ms(med[name]), fmt_ms(cpu[name]),
-               "%.2f×" % ratio(med[name], med["hand"]), "%.2f×" % ratio(med[_wsgiref_of(name)], med[name]),
-               fmt_mb(s[name]["maxrss"])]
+        row = [
+            label,
+            fmt_ms(med[name]),
+            fmt_ms(cpu[name]),
+            "%.2f×" % ratio(med[name], med["hand"]),
+            "%.2f×" % ratio(med[_wsgiref_of(name)], med[name]),
+            fmt_mb(s[name]["maxrss"]),
+        ]
         if cg:
             n = cg.get(name)
-            row[4:4] = ["%.1f" % (n / 1e6) if n else "–",
-                        "%.2f×" % ratio(n, cg["hand"]) if n and cg.get("hand") else "–"]
+            row[4:4] = [
+                "%.1f" % (n / 1e6) if n else "–",
+                "%.2f×" % ratio(n, cg["hand"]) if n and cg.get("hand") else "–",
+            ]
         rows.append(row)
     lines.append(table(header, rows))
     imp = data["import"]
-    lines += ["", "`import wsgicgi` (`python -S -X importtime`, median of %d): **%d µs** cumulative; imports %s." % (
-        imp["n"], imp["median"], ", ".join("`%s`" % m for m in data["import_modules"])),
-        "", "The same import as a CGI script does it (site on, site-packages last on `sys.path`, `-X importtime` "
-        "itself adds overhead): %d µs." % data["import_site"]["median"]]
+    lines += [
+        "",
+        "`import wsgicgi` (`python -S -X importtime`, median of %d): **%d µs** cumulative; imports %s."
+        % (imp["n"], imp["median"], ", ".join("`%s`" % m for m in data["import_modules"])),
+        "",
+        "The same import as a CGI script does it (site on, site-packages last on `sys.path`, `-X importtime` "
+        "itself adds overhead): %d µs." % data["import_site"]["median"],
+    ]
     t = data.get("throughput")
     if t:
-        lines += ["", "Throughput (%s; median of %d runs; wall time from spawn to exit, interpreter start included; the bench reads the pipe):" % (
-            _size(t["gw-file"]["bytes"]) + " response, " + _size(t["gw-echo"]["bytes"]) + " request",
-            t["gw-file"]["wall"]["n"]), ""]
+        lines += [
+            "",
+            "Throughput (%s; median of %d runs; wall time from spawn to exit, interpreter start included; the bench reads the pipe):"
+            % (
+                _size(t["gw-file"]["bytes"])
+                + " response, "
+                + _size(t["gw-echo"]["bytes"])
+                + " request",
+                t["gw-file"]["wall"]["n"],
+            ),
+            "",
+        ]
         rows = []
-        for name, base in (("cat-file", None), ("gw-file", "cat-file"), ("gw-gen", "cat-file"),
-                           ("cat-echo", None), ("gw-echo", "cat-echo")):
+        for name, base in (
+            ("cat-file", None),
+            ("gw-file", "cat-file"),
+            ("gw-gen", "cat-file"),
+            ("cat-echo", None),
+            ("gw-echo", "cat-echo"),
+        ):
             v = t[name]
-            rows.append([v["label"], _size(v["bytes"]), "%.0f" % v["mb_s"]["median"],
-                         "%.0f%%" % (100 * v["mb_s"]["median"] / t[base]["mb_s"]["median"]) if base else "100%",
-                         fmt_mb(v["maxrss"])])
+            rows.append(
+                [
+                    v["label"],
+                    _size(v["bytes"]),
+                    "%.0f" % v["mb_s"]["median"],
+                    "%.0f%%" % (100 * v["mb_s"]["median"] / t[base]["mb_s"]["median"])
+                    if base
+                    else "100%",
+                    fmt_mb(v["maxrss"]),
+                ]
+            )
         lines.append(table(["path", "size", "MB/s", "of `cat`", "peak RSS MB"], rows))
     lines += ["", "Targets (issue 2):", ""]
     for text, ok in targets(data):
         lines.append("- %s %s" % (verdict(ok), text))
     two, one = med["two-line"], med["one-line"]
-    lines += ["", "In words: two-line = %.2f× hand-written, %.2f× faster than wsgiref; one-line = %.2f× hand-written, "
-              "%.2f× faster than wsgiref; Flask hello %.1f ms via wsgicgi vs %.1f ms via wsgiref "
-              "(the framework's import dominates)." % (
-                  two / med["hand"], med["wsgiref"] / two, one / med["hand"], med["wsgiref"] / one,
-                  med["flask-wsgicgi"] * 1000, med["flask-wsgiref"] * 1000)]
+    lines += [
+        "",
+        "In words: two-line = %.2f× hand-written, %.2f× faster than wsgiref; one-line = %.2f× hand-written, "
+        "%.2f× faster than wsgiref; Flask hello %.1f ms via wsgicgi vs %.1f ms via wsgiref "
+        "(the framework's import dominates)."
+        % (
+            two / med["hand"],
+            med["wsgiref"] / two,
+            one / med["hand"],
+            med["wsgiref"] / one,
+            med["flask-wsgicgi"] * 1000,
+            med["flask-wsgiref"] * 1000,
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -446,27 +561,47 @@ def targets(data):
     s = data["startup"]
     med = {k: v["wall"]["median"] for k, v in s.items()}
     out = [
-        ("two-line `wsgicgi.run` ≤ 1.10× hand-written: %.3f×" % (med["two-line"] / med["hand"]),
-         med["two-line"] <= 1.10 * med["hand"]),
-        ("two-line ≥ 1.5× faster than wsgiref: %.3f×" % (med["wsgiref"] / med["two-line"]),
-         med["wsgiref"] >= 1.5 * med["two-line"]),
-        ("one-line `-m wsgicgi` ≤ 1.50× hand-written: %.3f×" % (med["one-line"] / med["hand"]),
-         med["one-line"] <= 1.50 * med["hand"]),
-        ("`import wsgicgi` ≤ 1 ms: %d µs" % data["import"]["median"], data["import"]["median"] <= 1000),
+        (
+            "two-line `wsgicgi.run` ≤ 1.10× hand-written: %.3f×" % (med["two-line"] / med["hand"]),
+            med["two-line"] <= 1.10 * med["hand"],
+        ),
+        (
+            "two-line ≥ 1.5× faster than wsgiref: %.3f×" % (med["wsgiref"] / med["two-line"]),
+            med["wsgiref"] >= 1.5 * med["two-line"],
+        ),
+        (
+            "one-line `-m wsgicgi` ≤ 1.50× hand-written: %.3f×" % (med["one-line"] / med["hand"]),
+            med["one-line"] <= 1.50 * med["hand"],
+        ),
+        (
+            "`import wsgicgi` ≤ 1 ms: %d µs" % data["import"]["median"],
+            data["import"]["median"] <= 1000,
+        ),
     ]
     cg = data.get("callgrind") or {}
     if all(cg.get(k) for k in ("hand", "wsgiref", "one-line", "two-line")):
         out[0] = (out[0][0] + " (instructions: %.3f×)" % (cg["two-line"] / cg["hand"]), out[0][1])
-        out[1] = (out[1][0] + " (instructions: %.3f×)" % (cg["wsgiref"] / cg["two-line"]), out[1][1])
+        out[1] = (
+            out[1][0] + " (instructions: %.3f×)" % (cg["wsgiref"] / cg["two-line"]),
+            out[1][1],
+        )
         out[2] = (out[2][0] + " (instructions: %.3f×)" % (cg["one-line"] / cg["hand"]), out[2][1])
     t = data.get("throughput")
     if t:
-        for name, base in (("gw-file", "cat-file"), ("gw-gen", "cat-file"), ("gw-echo", "cat-echo")):
+        for name, base in (
+            ("gw-file", "cat-file"),
+            ("gw-gen", "cat-file"),
+            ("gw-echo", "cat-echo"),
+        ):
             share = t[name]["mb_s"]["median"] / t[base]["mb_s"]["median"]
-            out.append(("%s ≥ 70%% of `cat`: %.0f%%" % (t[name]["label"], 100 * share), share >= 0.70))
+            out.append(
+                ("%s ≥ 70%% of `cat`: %.0f%%" % (t[name]["label"], 100 * share), share >= 0.70)
+            )
         rss = max_or_none(t[n]["maxrss"] for n in ("gw-file", "gw-gen", "gw-echo"))
         if rss is None:
-            out.append(("gateway peak RSS < 40 MB: not measured (no C compiler for the launcher)", False))
+            out.append(
+                ("gateway peak RSS < 40 MB: not measured (no C compiler for the launcher)", False)
+            )
         else:
             out.append(("gateway peak RSS < 40 MB: %.1f MB" % (rss / MB), rss < 40 * MB))
     return out

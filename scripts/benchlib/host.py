@@ -129,7 +129,7 @@ bare_app = _bare()
 
 # The competitors live in their own venv: Paste and setuptools bring .pth
 # files that would slow every Python start in the gateway's venv.
-SERVER_PACKAGES = ["gunicorn", "waitress", "paste"] + common.extra_requirements("serve")
+SERVER_PACKAGES = ["gunicorn", "waitress", "paste", *common.extra_requirements("serve")]
 # gunicorn: one sync worker per core would leave wrk's extra connections
 # waiting in the backlog; gthread keeps connections alive like the others.
 GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "4"]
@@ -140,8 +140,13 @@ SCRIPTS = (("sh", "hello.sh"), ("C", "hello"))
 
 
 def _host_ready(venv):
-    probe = subprocess.run([venv.python, "-c", "from wsgicgi import CGIDirectory"], env=common.clean_env(),
-                           capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [venv.python, "-c", "from wsgicgi import CGIDirectory"],
+        env=common.clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return probe.returncode == 0, probe.stderr.strip().splitlines()[-1:] or [""]
 
 
@@ -181,35 +186,80 @@ def servers(args, venv, work, root, cgi):
     for kind in ("wsgicgi", "paste", "bare", "hello"):
         out[kind + "-gunicorn"] = (
             "%s under gunicorn (gthread, 2 workers × 4 threads)" % _what(kind),
-            load.ProcessServer([gunicorn, *GUNICORN, "-b", "127.0.0.1:{port}", "--log-level", "warning",
-                                "hostapps:%s_app" % kind], env, str(work), logs / (kind + "-gunicorn.log")))
+            load.ProcessServer(
+                [
+                    gunicorn,
+                    *GUNICORN,
+                    "-b",
+                    "127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                    "hostapps:%s_app" % kind,
+                ],
+                env,
+                str(work),
+                logs / (kind + "-gunicorn.log"),
+            ),
+        )
         out[kind + "-waitress"] = (
             "%s under waitress (4 threads)" % _what(kind),
-            load.ProcessServer([waitress, "--listen=127.0.0.1:{port}", "--threads=" + WAITRESS_THREADS,
-                                "hostapps:%s_app" % kind], env, str(work), logs / (kind + "-waitress.log")))
+            load.ProcessServer(
+                [
+                    waitress,
+                    "--listen=127.0.0.1:{port}",
+                    "--threads=" + WAITRESS_THREADS,
+                    "hostapps:%s_app" % kind,
+                ],
+                env,
+                str(work),
+                logs / (kind + "-waitress.log"),
+            ),
+        )
     # Stream test only: waitress as the README recommends it for big
     # responses (its default keeps up to 16 MB per connection, per thread).
     out["wsgicgi-waitress-1mib"] = (
-        "wsgicgi `CGIDirectory` under waitress (4 threads, `--outbuf-high-watermark=%d`)" % WAITRESS_WATERMARK,
-        load.ProcessServer([waitress, "--listen=127.0.0.1:{port}", "--threads=" + WAITRESS_THREADS,
-                            "--outbuf-high-watermark=%d" % WAITRESS_WATERMARK, "hostapps:wsgicgi_app"],
-                           env, str(work), logs / "wsgicgi-waitress-1mib.log"))
+        "wsgicgi `CGIDirectory` under waitress (4 threads, `--outbuf-high-watermark=%d`)"
+        % WAITRESS_WATERMARK,
+        load.ProcessServer(
+            [
+                waitress,
+                "--listen=127.0.0.1:{port}",
+                "--threads=" + WAITRESS_THREADS,
+                "--outbuf-high-watermark=%d" % WAITRESS_WATERMARK,
+                "hostapps:wsgicgi_app",
+            ],
+            env,
+            str(work),
+            logs / "wsgicgi-waitress-1mib.log",
+        ),
+    )
     sys.path.insert(0, str(common.ROOT / "scripts"))
     try:
         from harness import apache as harness
     except ImportError:
         harness = None
     if harness is not None and harness.available():
-        out["apache-cgi"] = ("Apache httpd 2.4, mod_cgi (prefork)", load.ApacheServer(harness.Apache(str(cgi), module="cgi")))
-        out["apache-cgid"] = ("Apache httpd 2.4, mod_cgid (event)", load.ApacheServer(harness.Apache(str(cgi), module="cgid")))
+        out["apache-cgi"] = (
+            "Apache httpd 2.4, mod_cgi (prefork)",
+            load.ApacheServer(harness.Apache(str(cgi), module="cgi")),
+        )
+        out["apache-cgid"] = (
+            "Apache httpd 2.4, mod_cgid (event)",
+            load.ApacheServer(harness.Apache(str(cgi), module="cgid")),
+        )
     else:
         log("bench: Apache (scripts/harness/apache.py or /usr/sbin/apache2) missing: skipped")
     py311 = common.real_python("3.11")
     if py311:
         out["http.server"] = (
             "CPython 3.11 `http.server --cgi`",
-            load.ProcessServer([py311, "-m", "http.server", "--cgi", "--bind", "127.0.0.1", "{port}"],
-                               common.clean_env(), str(root), logs / "http.server.log"))
+            load.ProcessServer(
+                [py311, "-m", "http.server", "--cgi", "--bind", "127.0.0.1", "{port}"],
+                common.clean_env(),
+                str(root),
+                logs / "http.server.log",
+            ),
+        )
     else:
         log("bench: Python 3.11 not found: http.server skipped")
     return out
@@ -230,8 +280,12 @@ def _what(kind):
 
 
 def floor(spawnloop, cgi, script, seconds, jobs):
-    proc = subprocess.run([spawnloop, "%g" % seconds, str(jobs), str(cgi / script)], capture_output=True,
-                          text=True, timeout=seconds + 60)
+    proc = subprocess.run(
+        [spawnloop, "%g" % seconds, str(jobs), str(cgi / script)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     if proc.returncode != 0:
         raise SystemExit("bench: spawnloop failed: %s" % proc.stderr)
     count, elapsed = proc.stdout.split()
@@ -242,11 +296,15 @@ def run(args):
     t_start = time.monotonic()
     info = common.machine_info()
     if not (common.ROOT / "wsgicgi" / "host.py").exists():
-        raise SystemExit("bench host: wsgicgi/host.py (CGIScript, CGIDirectory) does not exist yet: nothing to measure")
+        raise SystemExit(
+            "bench host: wsgicgi/host.py (CGIScript, CGIDirectory) does not exist yet: nothing to measure"
+        )
     venv = common.bench_venv(args.python, SERVER_PACKAGES, suffix="-servers", fresh=args.fresh_venv)
     ok, why = _host_ready(venv)
     if not ok:
-        raise SystemExit("bench host: `from wsgicgi import CGIDirectory` fails in the bench venv: %s" % why[0])
+        raise SystemExit(
+            "bench host: `from wsgicgi import CGIDirectory` fails in the bench venv: %s" % why[0]
+        )
     if not load.ensure_wrk():
         raise SystemExit("bench host: wrk is missing and could not be installed")
     spawnloop = common.build_c("spawnloop")
@@ -267,8 +325,15 @@ def run(args):
         keep = set(args.only.split(","))
         contenders = {k: v for k, v in contenders.items() if k in keep}
     started = {}
-    data = {"machine": info, "python": venv.version, "connections": connections, "duration": args.duration,
-            "rounds": args.rounds, "results": {}, "labels": {"floor": "floor: fork+exec+wait, no HTTP (%d jobs)" % os.cpu_count()}}
+    data = {
+        "machine": info,
+        "python": venv.version,
+        "connections": connections,
+        "duration": args.duration,
+        "rounds": args.rounds,
+        "results": {},
+        "labels": {"floor": "floor: fork+exec+wait, no HTTP (%d jobs)" % os.cpu_count()},
+    }
     try:
         for name, (label, server) in contenders.items():
             log("bench: starting %s" % name)
@@ -277,7 +342,9 @@ def run(args):
             for _, script in SCRIPTS:
                 status, body = load.get(server.url("/cgi-bin/" + script))
                 if status != 200 or body != HELLO:
-                    raise SystemExit("bench: %s answered %s %r for %s" % (name, status, body[:200], script))
+                    raise SystemExit(
+                        "bench: %s answered %s %r for %s" % (name, status, body[:200], script)
+                    )
                 load.wrk(server.url("/cgi-bin/" + script), connections, 1.0)  # warm-up
         samples = {}
         order = ["floor"] + [name for name in started if name not in STREAM_ONLY]
@@ -287,10 +354,17 @@ def run(args):
                 for tag, script in SCRIPTS:
                     log("bench: round %d/%d %s %s" % (r + 1, args.rounds, name, tag))
                     if name == "floor":
-                        res = {"rps": floor(spawnloop, cgi, script, args.duration, os.cpu_count()), "non2xx": 0,
-                               "socket_errors": 0, "p50": None, "p99": None}
+                        res = {
+                            "rps": floor(spawnloop, cgi, script, args.duration, os.cpu_count()),
+                            "non2xx": 0,
+                            "socket_errors": 0,
+                            "p50": None,
+                            "p99": None,
+                        }
                     else:
-                        res = load.wrk(started[name].url("/cgi-bin/" + script), connections, args.duration)
+                        res = load.wrk(
+                            started[name].url("/cgi-bin/" + script), connections, args.duration
+                        )
                     samples.setdefault(name, {}).setdefault(tag, []).append(res)
         for name, per in samples.items():
             data["results"][name] = {}
@@ -313,8 +387,12 @@ def run(args):
                     for _ in range(min(args.throughput_runs, 2)):
                         rate, b, p = load.download(server, "/cgi-bin/big.sh", size)
                         rates.append(rate), before.append(b), peak.append(p)
-                    data["stream"][name] = {"mb_s": summarize(rates)["median"], "rss_before": min(before),
-                                            "rss_peak": max(peak), "bytes": size}
+                    data["stream"][name] = {
+                        "mb_s": summarize(rates)["median"],
+                        "rss_before": min(before),
+                        "rss_peak": max(peak),
+                        "bytes": size,
+                    }
                 except (RuntimeError, OSError) as exc:
                     data["stream"][name] = {"error": str(exc)[:300]}
     finally:
@@ -334,11 +412,19 @@ def report(data):
     when = data["machine"]["date"][:10]
     state = common.run_state(data)
     lines = [
-        "### Reverse adapter: CGI scripts behind WSGI servers (`scripts/bench host`, %s, %s)" % (when, state),
+        "### Reverse adapter: CGI scripts behind WSGI servers (`scripts/bench host`, %s, %s)"
+        % (when, state),
         "",
         "Python %s, %s, %d cores; `wrk -t1 -c%d`, %g s × %d rounds per contender and script, round-robin; "
-        "requests/s median." % (data["python"], data["machine"]["cpu"], data["machine"]["cores"],
-                                data["connections"], data["duration"], data["rounds"]),
+        "requests/s median."
+        % (
+            data["python"],
+            data["machine"]["cpu"],
+            data["machine"]["cores"],
+            data["connections"],
+            data["duration"],
+            data["rounds"],
+        ),
         "",
     ]
     header = ["contender"]
@@ -351,23 +437,39 @@ def report(data):
         for tag, _ in SCRIPTS:
             r = res[name][tag]["rps"]
             f = res["floor"][tag]["rps"]
-            row += ["%.0f" % r["median"] if r else "failed", "%.2f×" % (f["median"] / r["median"]) if r and f else "–"]
-        row += [sum(res[name][t]["errors"] for t, _ in SCRIPTS),
-                "%.1f" % (res[name]["sh"]["p99"]["median"] * 1000) if res[name]["sh"]["p99"] else "–"]
+            row += [
+                "%.0f" % r["median"] if r else "failed",
+                "%.2f×" % (f["median"] / r["median"]) if r and f else "–",
+            ]
+        row += [
+            sum(res[name][t]["errors"] for t, _ in SCRIPTS),
+            "%.1f" % (res[name]["sh"]["p99"]["median"] * 1000) if res[name]["sh"]["p99"] else "–",
+        ]
         rows.append(row)
     lines.append(table(header, rows))
     stream = data.get("stream")
     if stream:
         size = next((s["bytes"] for s in stream.values() if "bytes" in s), 1 << 30)
-        lines += ["", "A %s response (`/bin/sh` script exec'ing `cat`), read from a socket as fast as it comes; " % _size(size) +
-                  "RSS of the server's processes (scripts excluded), sampled every 50 ms:", ""]
+        lines += [
+            "",
+            "A %s response (`/bin/sh` script exec'ing `cat`), read from a socket as fast as it comes; "
+            % _size(size)
+            + "RSS of the server's processes (scripts excluded), sampled every 50 ms:",
+            "",
+        ]
         rows = []
         for name, s in stream.items():
             if "error" in s:
                 rows.append([data["labels"][name], "failed: " + s["error"], "", ""])
             else:
-                rows.append([data["labels"][name], "%.0f" % s["mb_s"], "%.1f" % (s["rss_before"] / MB),
-                             "%.1f" % (s["rss_peak"] / MB)])
+                rows.append(
+                    [
+                        data["labels"][name],
+                        "%.0f" % s["mb_s"],
+                        "%.1f" % (s["rss_before"] / MB),
+                        "%.1f" % (s["rss_peak"] / MB),
+                    ]
+                )
         lines.append(table(["server", "MB/s", "RSS before MB", "RSS peak MB"], rows))
     lines += ["", "Targets (issue 3):", ""]
     for text, ok in targets(data):
@@ -401,43 +503,91 @@ def targets(data):
 
     for name in ours:
         server = _server_of(name)
-        others = [n for n in res if n != "floor" and n not in ours and not n.startswith(REFERENCES)
-                  and _server_of(n) in (None, server)]
+        others = [
+            n
+            for n in res
+            if n != "floor"
+            and n not in ours
+            and not n.startswith(REFERENCES)
+            and _server_of(n) in (None, server)
+        ]
         for tag, _ in SCRIPTS:
             mine = rps(name, tag)
             if not mine:
-                out.append(("%s, %s script: no measurement (wrk failed)" % (data["labels"][name], tag), False))
+                out.append(
+                    (
+                        "%s, %s script: no measurement (wrk failed)" % (data["labels"][name], tag),
+                        False,
+                    )
+                )
                 continue
             best = max(others, key=lambda n: rps(n, tag)) if others else None
             if best:
                 theirs = rps(best, tag)
-                out.append(("%s, %s script: ahead of every other contender in requests/s: %.0f vs best other %.0f (%s)"
-                            % (data["labels"][name], tag, mine, theirs, best), mine > theirs))
+                out.append(
+                    (
+                        "%s, %s script: ahead of every other contender in requests/s: %.0f vs best other %.0f (%s)"
+                        % (data["labels"][name], tag, mine, theirs, best),
+                        mine > theirs,
+                    )
+                )
             f = rps("floor", tag)
-            out.append(("%s, %s script: per-request cost ≤ 1.5× the floor's: %.2f×" % (data["labels"][name], tag, f / mine),
-                        f / mine <= 1.5))
+            out.append(
+                (
+                    "%s, %s script: per-request cost ≤ 1.5× the floor's: %.2f×"
+                    % (data["labels"][name], tag, f / mine),
+                    f / mine <= 1.5,
+                )
+            )
             bare = rps("bare-" + server, tag)
             if bare:
-                out.append(("%s, %s script: a bare `Popen`+read+wait app (no CGI) is at %.2f× the floor; "
-                            "wsgicgi does %.0f%% of its requests/s" % (server, tag, f / bare, 100.0 * mine / bare), None))
+                out.append(
+                    (
+                        "%s, %s script: a bare `Popen`+read+wait app (no CGI) is at %.2f× the floor; "
+                        "wsgicgi does %.0f%% of its requests/s"
+                        % (server, tag, f / bare, 100.0 * mine / bare),
+                        None,
+                    )
+                )
             hello = rps("hello-" + server, tag)
             if hello:
                 # A zero-cost adapter still pays for HTTP: 1/floor + 1/hello
                 # seconds of the machine per request.
                 bound = f * (1.0 / f + 1.0 / hello)
-                out.append(("%s, %s script: floor plus HTTP alone (a zero-cost adapter) is already %.2f× the floor"
-                            % (server, tag, bound), None))
+                out.append(
+                    (
+                        "%s, %s script: floor plus HTTP alone (a zero-cost adapter) is already %.2f× the floor"
+                        % (server, tag, bound),
+                        None,
+                    )
+                )
     stream = data.get("stream") or {}
     for name in [n for n in stream if n.startswith("wsgicgi-")]:
         s = stream.get(name)
         if not s:
             continue
         if "error" in s:
-            out.append(("%s: 1 GiB streamed at ≥ 1 GB/s with flat RSS: failed (%s)" % (data["labels"][name], s["error"]), False))
+            out.append(
+                (
+                    "%s: 1 GiB streamed at ≥ 1 GB/s with flat RSS: failed (%s)"
+                    % (data["labels"][name], s["error"]),
+                    False,
+                )
+            )
             continue
         growth = s["rss_peak"] - s["rss_before"]
-        out.append(("%s: %s streamed at ≥ 1 GB/s: %.0f MB/s" % (data["labels"][name], _size(s["bytes"]), s["mb_s"]),
-                    s["mb_s"] >= 1000))
-        out.append(("%s: server RSS flat during it (growth < 16 MB): +%.1f MB" % (data["labels"][name], growth / MB),
-                    growth < 16 * MB))
+        out.append(
+            (
+                "%s: %s streamed at ≥ 1 GB/s: %.0f MB/s"
+                % (data["labels"][name], _size(s["bytes"]), s["mb_s"]),
+                s["mb_s"] >= 1000,
+            )
+        )
+        out.append(
+            (
+                "%s: server RSS flat during it (growth < 16 MB): +%.1f MB"
+                % (data["labels"][name], growth / MB),
+                growth < 16 * MB,
+            )
+        )
     return out

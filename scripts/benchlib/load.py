@@ -59,8 +59,15 @@ class ProcessServer:
         self.port = free_port()
         argv = [a.format(port=self.port) for a in self.argv]
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=out, start_new_session=True)
+            self.proc = subprocess.Popen(
+                argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
         try:
             wait_listening(self.port, self.proc, log_path=self.log_path)
         except BaseException:
@@ -129,9 +136,13 @@ def ensure_wrk():
     log("bench: installing wrk (apt-get)")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env, timeout=600)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], env=env, timeout=600,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], env=env, timeout=600)
+    subprocess.run(
+        [*sudo, "apt-get", "install", "-y", "-qq", "wrk"],
+        env=env,
+        timeout=600,
+        stdout=subprocess.DEVNULL,
+    )
     return wrk_available()
 
 
@@ -145,11 +156,28 @@ def _seconds(text):
 
 def wrk(url, connections, duration, threads=1):
     """One wrk run from its own process: requests/s, latency, errors."""
-    duration = max(1, int(round(duration)))  # wrk takes whole seconds
-    argv = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--timeout", "10s", "--latency", url]
+    duration = max(1, round(duration))  # wrk takes whole seconds
+    argv = [
+        "wrk",
+        "-t%d" % threads,
+        "-c%d" % connections,
+        "-d%ds" % duration,
+        "--timeout",
+        "10s",
+        "--latency",
+        url,
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     out = proc.stdout
-    result = {"rps": None, "requests": 0, "non2xx": 0, "socket_errors": 0, "p50": None, "p99": None, "raw": out[-1500:]}
+    result = {
+        "rps": None,
+        "requests": 0,
+        "non2xx": 0,
+        "socket_errors": 0,
+        "p50": None,
+        "p99": None,
+        "raw": out[-1500:],
+    }
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if m:
         result["rps"] = float(m.group(1))
@@ -287,7 +315,9 @@ def download(server, path, expect, timeout=180.0):
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     try:
         start = time.perf_counter()
-        sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode())
+        sock.sendall(
+            ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode()
+        )
         buf = bytearray(1 << 20)
         head = b""
         body = 0
@@ -304,7 +334,7 @@ def download(server, path, expect, timeout=180.0):
                     continue
                 if not re.match(rb"HTTP/1\.[01] 200", head):
                     raise RuntimeError("answered %r" % head[:200])
-                rest = head[end + 4:]
+                rest = head[end + 4 :]
                 if re.search(rb"(?im)^transfer-encoding:\s*chunked", head[:end]):
                     chunked = _Chunked()
                     chunked.feed(rest)

@@ -39,12 +39,23 @@ def run(args):
     t_start = time.monotonic()
     info = common.machine_info()
     if not (common.ROOT / "wsgicgi" / "serve.py").exists():
-        raise SystemExit("bench serve: wsgicgi/serve.py (`wsgicgi serve`) does not exist yet: nothing to measure")
-    venv = common.bench_venv(args.python, host.SERVER_PACKAGES, suffix="-servers", fresh=args.fresh_venv)
-    probe = subprocess.run([venv.python, "-m", "wsgicgi", "serve", "--help"], env=common.clean_env(),
-                           capture_output=True, text=True, timeout=60)
+        raise SystemExit(
+            "bench serve: wsgicgi/serve.py (`wsgicgi serve`) does not exist yet: nothing to measure"
+        )
+    venv = common.bench_venv(
+        args.python, host.SERVER_PACKAGES, suffix="-servers", fresh=args.fresh_venv
+    )
+    probe = subprocess.run(
+        [venv.python, "-m", "wsgicgi", "serve", "--help"],
+        env=common.clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if probe.returncode != 0:
-        raise SystemExit("bench serve: `wsgicgi serve --help` fails in the bench venv:\n" + probe.stderr[-1000:])
+        raise SystemExit(
+            "bench serve: `wsgicgi serve --help` fails in the bench venv:\n" + probe.stderr[-1000:]
+        )
     py311 = common.real_python("3.11")
     if py311 is None:
         raise SystemExit("bench serve: Python 3.11 (for `http.server --cgi`) not found")
@@ -57,15 +68,30 @@ def run(args):
     servers = {
         "wsgicgi serve": load.ProcessServer(
             [str(venv.bin / "wsgicgi"), "serve", "{port}", "-b", "127.0.0.1", "-d", str(root)],
-            common.clean_env(), str(root), work / "wsgicgi-serve.log"),
+            common.clean_env(),
+            str(root),
+            work / "wsgicgi-serve.log",
+        ),
         "http.server --cgi": load.ProcessServer(
             [py311, "-m", "http.server", "--cgi", "--bind", "127.0.0.1", "{port}"],
-            common.clean_env(), str(root), work / "http.server.log"),
+            common.clean_env(),
+            str(root),
+            work / "http.server.log",
+        ),
     }
-    labels = {"wsgicgi serve": "`wsgicgi serve` (waitress, default threads), Python %s" % venv.version,
-              "http.server --cgi": "`python3.11 -m http.server --cgi`"}
-    data = {"machine": info, "python": venv.version, "connections": connections, "duration": args.duration,
-            "rounds": args.rounds, "labels": labels, "results": {}}
+    labels = {
+        "wsgicgi serve": "`wsgicgi serve` (waitress, default threads), Python %s" % venv.version,
+        "http.server --cgi": "`python3.11 -m http.server --cgi`",
+    }
+    data = {
+        "machine": info,
+        "python": venv.version,
+        "connections": connections,
+        "duration": args.duration,
+        "rounds": args.rounds,
+        "labels": labels,
+        "results": {},
+    }
     started = {}
     try:
         for name, server in servers.items():
@@ -75,7 +101,9 @@ def run(args):
                 status, body = load.get(server.url(path))
                 expect = HELLO if path.startswith("/cgi-bin/") else PAGE.encode()
                 if status != 200 or body != expect:
-                    raise SystemExit("bench: %s answered %s %r for %s" % (name, status, body[:200], path))
+                    raise SystemExit(
+                        "bench: %s answered %s %r for %s" % (name, status, body[:200], path)
+                    )
                 load.wrk(server.url(path), connections, 1.0)  # warm-up
         samples = {}
         order = list(started)
@@ -108,12 +136,19 @@ def report(data):
     when = data["machine"]["date"][:10]
     state = common.run_state(data)
     lines = [
-        "### `wsgicgi serve` vs `http.server --cgi` (`scripts/bench serve`, %s, %s)" % (when, state),
+        "### `wsgicgi serve` vs `http.server --cgi` (`scripts/bench serve`, %s, %s)"
+        % (when, state),
         "",
         "%s, %d cores; `wrk -t1 -c%d`, %g s × %d rounds per server and path, round-robin; requests/s median; "
-        "static = a %d-byte page, CGI = `cgi-bin/hello.sh`." % (
-            data["machine"]["cpu"], data["machine"]["cores"], data["connections"], data["duration"],
-            data["rounds"], len(PAGE)),
+        "static = a %d-byte page, CGI = `cgi-bin/hello.sh`."
+        % (
+            data["machine"]["cpu"],
+            data["machine"]["cores"],
+            data["connections"],
+            data["duration"],
+            data["rounds"],
+            len(PAGE),
+        ),
         "",
     ]
     base = res.get("http.server --cgi")
@@ -123,13 +158,28 @@ def report(data):
         for tag, _ in PATHS:
             r = res[name][tag]
             ok = r["rps"] and base and base[tag]["rps"]
-            row += ["%.0f" % r["rps"]["median"] if r["rps"] else "failed",
-                    "%.2f×" % (r["rps"]["median"] / base[tag]["rps"]["median"]) if ok else "–",
-                    "%.1f" % (r["p99"]["median"] * 1000) if r["p99"] else "–"]
+            row += [
+                "%.0f" % r["rps"]["median"] if r["rps"] else "failed",
+                "%.2f×" % (r["rps"]["median"] / base[tag]["rps"]["median"]) if ok else "–",
+                "%.1f" % (r["p99"]["median"] * 1000) if r["p99"] else "–",
+            ]
         row.append(sum(res[name][t]["errors"] for t, _ in PATHS))
         rows.append(row)
-    lines.append(table(["server", "static req/s", "÷ http.server", "static p99 ms",
-                        "CGI req/s", "÷ http.server", "CGI p99 ms", "errors"], rows))
+    lines.append(
+        table(
+            [
+                "server",
+                "static req/s",
+                "÷ http.server",
+                "static p99 ms",
+                "CGI req/s",
+                "÷ http.server",
+                "CGI p99 ms",
+                "errors",
+            ],
+            rows,
+        )
+    )
     lines += ["", "Target (issue 4):", ""]
     for text, ok in targets(data):
         lines.append("- %s %s" % (verdict(ok), text))
@@ -141,7 +191,17 @@ def targets(data):
     ours = res["wsgicgi serve"]["CGI"]["rps"]
     theirs = res["http.server --cgi"]["CGI"]["rps"]
     if not ours or not theirs:
-        return [("`wsgicgi serve` ≥ 3× `http.server --cgi` on CGI requests: no measurement (wrk failed)", False)]
+        return [
+            (
+                "`wsgicgi serve` ≥ 3× `http.server --cgi` on CGI requests: no measurement (wrk failed)",
+                False,
+            )
+        ]
     ours, theirs = ours["median"], theirs["median"]
-    return [("`wsgicgi serve` ≥ 3× `http.server --cgi` on CGI requests, %d connections: %.2f×" % (
-        data["connections"], ours / theirs), ours >= 3 * theirs)]
+    return [
+        (
+            "`wsgicgi serve` ≥ 3× `http.server --cgi` on CGI requests, %d connections: %.2f×"
+            % (data["connections"], ours / theirs),
+            ours >= 3 * theirs,
+        )
+    ]

@@ -10,9 +10,9 @@ if ROOT not in sys.path:
 import atheris  # noqa: E402
 
 with atheris.instrument_imports(include=["wsgicgi"]):
-    import wsgicgi  # noqa: F401
-    import wsgicgi.errors  # noqa: F401  (imported lazily by the gateway)
-    import wsgicgi.gateway  # noqa: F401
+    import wsgicgi
+    import wsgicgi.errors
+    import wsgicgi.gateway
     import wsgicgi.protocol  # noqa: F401
 
 

@@ -15,10 +15,24 @@ import atheris
 from wsgicgi.gateway import BadRequest, _read_cgi_variables, build_environ
 
 KEYS = [
-    b"REQUEST_METHOD", b"SCRIPT_NAME", b"PATH_INFO", b"QUERY_STRING", b"CONTENT_LENGTH",
-    b"CONTENT_TYPE", b"SERVER_NAME", b"SERVER_PORT", b"SERVER_PROTOCOL", b"HTTPS",
-    b"REQUEST_SCHEME", b"SERVER_SOFTWARE", b"HTTP_PROXY", b"HTTP_AUTHORIZATION",
-    b"REDIRECT_HTTP_AUTHORIZATION", b"HTTP_HOST", b"wsgi.input", b"HTTP_CONTENT_LENGTH",
+    b"REQUEST_METHOD",
+    b"SCRIPT_NAME",
+    b"PATH_INFO",
+    b"QUERY_STRING",
+    b"CONTENT_LENGTH",
+    b"CONTENT_TYPE",
+    b"SERVER_NAME",
+    b"SERVER_PORT",
+    b"SERVER_PROTOCOL",
+    b"HTTPS",
+    b"REQUEST_SCHEME",
+    b"SERVER_SOFTWARE",
+    b"HTTP_PROXY",
+    b"HTTP_AUTHORIZATION",
+    b"REDIRECT_HTTP_AUTHORIZATION",
+    b"HTTP_HOST",
+    b"wsgi.input",
+    b"HTTP_CONTENT_LENGTH",
 ]
 SOFTWARE = [b"Microsoft-IIS/10.0", b"Apache/2.4"]
 FSENC = sys.getfilesystemencoding()
@@ -39,7 +53,10 @@ def variables(fdp):
         else:
             value = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 40))
         if fdp.ConsumeBool():  # what os.environ makes of the bytes
-            key, value = key.decode(FSENC, "surrogateescape"), value.decode(FSENC, "surrogateescape")
+            key, value = (
+                key.decode(FSENC, "surrogateescape"),
+                value.decode(FSENC, "surrogateescape"),
+            )
         env[key] = value
     return env
 

@@ -56,11 +56,24 @@ def fuzzed_stream(fdp):
         rid = fdp.PickValueInList([1, 1, 1, 2, 0, 65535])
         if kind == 0:
             role = fdp.PickValueInList([1, 1, 2, 3, 0, 9])
-            out.append(rec(1, rid, struct.pack(">HB5x", role, fdp.ConsumeIntInRange(0, 255))[: fdp.ConsumeIntInRange(0, 8)]))
+            out.append(
+                rec(
+                    1,
+                    rid,
+                    struct.pack(">HB5x", role, fdp.ConsumeIntInRange(0, 255))[
+                        : fdp.ConsumeIntInRange(0, 8)
+                    ],
+                )
+            )
         elif kind == 1:  # PARAMS made of pairs, maybe cut
             pairs = [(b"PATH_INFO", fdp.PickValueInList([b"/", b"/line", b"/some", b"/raise"]))]
             for _ in range(fdp.ConsumeIntInRange(0, 3)):
-                pairs.append((fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 140)), fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 140))))
+                pairs.append(
+                    (
+                        fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 140)),
+                        fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 140)),
+                    )
+                )
             block = fcgi.encode_pairs(pairs)
             if fdp.ConsumeBool():
                 block = block[: fdp.ConsumeIntInRange(0, len(block))]
@@ -73,10 +86,24 @@ def fuzzed_stream(fdp):
             out.append(rec(2, rid))
         elif kind == 6:  # management
             mtype = fdp.PickValueInList([9, 9, 10, 11, 12, 200])
-            names = fcgi.encode_pairs([(n, b"") for n in (b"FCGI_MAX_CONNS", b"FCGI_MPXS_CONNS", b"X")])
-            out.append(rec(mtype, 0, names if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 30))))
+            names = fcgi.encode_pairs(
+                [(n, b"") for n in (b"FCGI_MAX_CONNS", b"FCGI_MPXS_CONNS", b"X")]
+            )
+            out.append(
+                rec(
+                    mtype,
+                    0,
+                    names if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 30)),
+                )
+            )
         elif kind == 7:
-            out.append(rec(fdp.ConsumeIntInRange(0, 255), rid, fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 20))))
+            out.append(
+                rec(
+                    fdp.ConsumeIntInRange(0, 255),
+                    rid,
+                    fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 20)),
+                )
+            )
         elif kind == 8:
             out.append(rec(6, rid, b"x", pad=fdp.ConsumeIntInRange(0, 255)))
         else:
@@ -89,7 +116,7 @@ def check_output(raw):
     pos = 0
     while pos < len(raw):
         assert len(raw) - pos >= 8, raw[pos:]
-        version, rtype, rid, length, padding = fcgi.HEADER.unpack_from(raw, pos)
+        version, rtype, _rid, length, padding = fcgi.HEADER.unpack_from(raw, pos)
         assert version == 1 and rtype in (3, 6, 7, 10, 11), (version, rtype)
         pos += 8 + length + padding
         assert pos <= len(raw), "record cut"
@@ -98,7 +125,9 @@ def check_output(raw):
 def TestOneInput(data):
     fdp = atheris.FuzzedDataProvider(data)
     stream = fuzzed_stream(fdp)
-    server = fcgiserver.Server(app, LISTENER, read_timeout=None, max_params=fdp.PickValueInList([1 << 20, 64]))
+    server = fcgiserver.Server(
+        app, LISTENER, read_timeout=None, max_params=fdp.PickValueInList([1 << 20, 64])
+    )
     ours, theirs = socket.socketpair()
     received = []
 

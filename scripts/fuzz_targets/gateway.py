@@ -12,14 +12,36 @@ import sys
 import warnings
 from wsgiref.validate import validator
 
-import _setup  # noqa: F401
+import _setup
 import atheris
-
-from wsgicgi import run
 from environ import variables
 
-STATUSES = ["200 OK", "404 Not Found", "200", "200 ", "999 X", "200 OK\r\nX: y", b"200 OK", 200, "201 \xe9", "200 \u20ac"]
-NAMES = ["Content-Type", "Content-Length", "Set-Cookie", "Status", "Location", "Connection", "X:Y", "", "X Y", b"X"]
+from wsgicgi import run
+
+STATUSES = [
+    "200 OK",
+    "404 Not Found",
+    "200",
+    "200 ",
+    "999 X",
+    "200 OK\r\nX: y",
+    b"200 OK",
+    200,
+    "201 \xe9",
+    "200 \u20ac",
+]
+NAMES = [
+    "Content-Type",
+    "Content-Length",
+    "Set-Cookie",
+    "Status",
+    "Location",
+    "Connection",
+    "X:Y",
+    "",
+    "X Y",
+    b"X",
+]
 
 
 class Boom(Exception):
@@ -39,7 +61,9 @@ def make_app(fdp):
         value = fdp.ConsumeUnicode(16) if fdp.ConsumeBool() else str(fdp.ConsumeIntInRange(0, 40))
         headers.append((name, value))
     flags = fdp.ConsumeIntInRange(0, (1 << 12) - 1)
-    chunks = [fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 30)) for _ in range(fdp.ConsumeIntInRange(0, 4))]
+    chunks = [
+        fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 30)) for _ in range(fdp.ConsumeIntInRange(0, 4))
+    ]
     if flags & 1 and chunks:
         chunks[fdp.ConsumeIntInRange(0, len(chunks) - 1)] = "str chunk"
     raise_at = fdp.ConsumeIntInRange(-1, len(chunks))
@@ -102,7 +126,13 @@ def TestOneInput(data):
     out = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run(validator(app) if validate else app, environ=env, stdin=io.BytesIO(body), stdout=out, stderr=io.StringIO())
+        run(
+            validator(app) if validate else app,
+            environ=env,
+            stdin=io.BytesIO(body),
+            stdout=out,
+            stderr=io.StringIO(),
+        )
     method = env.get("REQUEST_METHOD", env.get(b"REQUEST_METHOD"))
     _setup.check_cgi_response(out.getvalue(), head=method in ("HEAD", b"HEAD"))
 

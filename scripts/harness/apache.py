@@ -95,14 +95,16 @@ def stage_wsgicgi(dest=None):
     """
     dest = dest or public_tempdir("wsgicgi-lib-")
     target = os.path.join(dest, "wsgicgi")
-    shutil.copytree(os.path.join(ROOT, "wsgicgi"), target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.join(ROOT, "wsgicgi"), target, ignore=shutil.ignore_patterns("__pycache__")
+    )
     make_world_readable(dest)
     return dest
 
 
 def make_world_readable(path):
     """chmod a+rX ``path`` and everything under it (keeps execute bits of files)."""
-    for top, dirs, files in os.walk(path):
+    for top, _dirs, files in os.walk(path):
         os.chmod(top, 0o755)
         for name in files:
             full = os.path.join(top, name)
@@ -120,7 +122,9 @@ def write_script(path, text, mode=0o755):
 
 def available():
     """True when the apache2 binary and the modules this harness needs exist."""
-    return os.access(APACHE_BIN, os.X_OK) and os.path.exists(os.path.join(MODULES_DIR, "mod_cgid.so"))
+    return os.access(APACHE_BIN, os.X_OK) and os.path.exists(
+        os.path.join(MODULES_DIR, "mod_cgid.so")
+    )
 
 
 class ApacheError(RuntimeError):
@@ -142,7 +146,16 @@ class Apache(Server):
     logs = ("error.log", "stderr.log")  # script stderr lands in error.log
     # SIGTERM to the parent: it stops its children and exits (httpd -k stop).
 
-    def __init__(self, cgi_bin_dir, *, module="cgid", extra_conf="", env=None, docroot=None, start_timeout=15.0):
+    def __init__(
+        self,
+        cgi_bin_dir,
+        *,
+        module="cgid",
+        extra_conf="",
+        env=None,
+        docroot=None,
+        start_timeout=15.0,
+    ):
         if module not in MPM:
             raise ValueError("module must be 'cgi' or 'cgid', not %r" % (module,))
         super().__init__(start_timeout)
@@ -165,8 +178,10 @@ class Apache(Server):
         for name in ("error.log", "access.log"):
             open(os.path.join(self.root, name), "w").close()
         self._run(
-            [APACHE_BIN, "-t", "-f", conf], [APACHE_BIN, "-f", conf, "-DFOREGROUND"],
-            env=self._server_env(), stdout=subprocess.DEVNULL,
+            [APACHE_BIN, "-t", "-f", conf],
+            [APACHE_BIN, "-f", conf, "-DFOREGROUND"],
+            env=self._server_env(),
+            stdout=subprocess.DEVNULL,
         )
 
     # -- helpers -----------------------------------------------------------
@@ -177,7 +192,7 @@ class Apache(Server):
     def config(self):
         """The httpd.conf text this server runs with."""
         mpm = MPM[self.module]
-        modules = [mpm] + list(BASE_MODULES) + [self.module]
+        modules = [mpm, *list(BASE_MODULES), self.module]
         load = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODULES_DIR, m) for m in modules)
         user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
         mpm_conf = MPM_CONF[mpm]
@@ -185,8 +200,15 @@ class Apache(Server):
             mpm_conf += '\nScriptSock "%s/cgid.sock"' % self.root
         env = "\n".join('SetEnv %s "%s"' % (k, _quote(v)) for k, v in self.env.items())
         return CONF.format(
-            root=self.root, port=self.port, modules=load, user=user, mpm_conf=mpm_conf,
-            docroot=self.docroot, cgi_dir=self.cgi_bin_dir, env=env, extra=self.extra_conf,
+            root=self.root,
+            port=self.port,
+            modules=load,
+            user=user,
+            mpm_conf=mpm_conf,
+            docroot=self.docroot,
+            cgi_dir=self.cgi_bin_dir,
+            env=env,
+            extra=self.extra_conf,
         )
 
     def _server_env(self):

@@ -54,7 +54,10 @@ def available():
 
 
 def _indent(text, spaces):
-    return "".join(" " * spaces + line + "\n" if line.strip() else "\n" for line in text.strip("\n").splitlines())
+    return "".join(
+        " " * spaces + line + "\n" if line.strip() else "\n"
+        for line in text.strip("\n").splitlines()
+    )
 
 
 class NginxError(RuntimeError):
@@ -73,7 +76,16 @@ class Nginx(Server):
     logs = ("stderr.log", "error.log")
     stop_signal = signal.SIGQUIT  # graceful: workers finish, then exit
 
-    def __init__(self, server_conf, *, http_conf="", workers=1, access_log=False, log_level="warn", start_timeout=15.0):
+    def __init__(
+        self,
+        server_conf,
+        *,
+        http_conf="",
+        workers=1,
+        access_log=False,
+        log_level="warn",
+        start_timeout=15.0,
+    ):
         super().__init__(start_timeout)
         self.server_conf = server_conf
         self.http_conf = http_conf

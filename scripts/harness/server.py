@@ -74,12 +74,20 @@ class Server:
         """The config test ``check_argv``, then ``argv`` in its own session
         (so stop() can kill every child), its stderr (and ``stdout``, by
         default the same file) in stderr.log; then wait until it listens."""
-        check = subprocess.run(check_argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        check = subprocess.run(
+            check_argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30
+        )
         if check.returncode:
-            raise self.error("%s config test failed:\n" % self.name + check.stdout.decode("utf-8", "replace"))
+            raise self.error(
+                "%s config test failed:\n" % self.name + check.stdout.decode("utf-8", "replace")
+            )
         with open(os.path.join(self.root, "stderr.log"), "wb") as out:
             self.proc = subprocess.Popen(
-                argv, env=env, stdin=subprocess.DEVNULL, stdout=out if stdout is None else stdout, stderr=out,
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out if stdout is None else stdout,
+                stderr=out,
                 start_new_session=True,
             )
         deadline = time.monotonic() + self.start_timeout
@@ -93,7 +101,9 @@ class Server:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise self.error("%s not listening after %.0f s:\n%s" % (self.name, self.start_timeout, self._log_tail()))
+        raise self.error(
+            "%s not listening after %.0f s:\n%s" % (self.name, self.start_timeout, self._log_tail())
+        )
 
     def stop(self, timeout=10.0):
         """Stop the server and its children and wait for them; safe to call twice."""

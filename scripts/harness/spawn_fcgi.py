@@ -55,26 +55,46 @@ class SpawnFcgi:
                 os.unlink(path)
         argv = self.argv
         if self.log:
-            argv = ["/bin/sh", "-c", 'exec "$@" 2>>"$SPAWN_FCGI_LOG"', "sh"] + argv
-        cmd = [SPAWN_FCGI, "-s", self.socket_path, "-M", "%o" % self.mode, "-F", str(self.children), "-P", self.pid_file]
+            argv = ["/bin/sh", "-c", 'exec "$@" 2>>"$SPAWN_FCGI_LOG"', "sh", *argv]
+        cmd = [
+            SPAWN_FCGI,
+            "-s",
+            self.socket_path,
+            "-M",
+            "%o" % self.mode,
+            "-F",
+            str(self.children),
+            "-P",
+            self.pid_file,
+        ]
         if self.cwd:
             cmd += ["-d", self.cwd]
         env = dict(self.env)
         if self.log:
             env["SPAWN_FCGI_LOG"] = self.log
-        proc = subprocess.run(cmd + ["--"] + argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=60)
+        proc = subprocess.run(
+            [*cmd, "--", *argv],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         self.pids = self._read_pids()
         if proc.returncode != 0 or len(self.pids) != self.children:
             self.stop()
-            raise RuntimeError("spawn-fcgi failed (status %d, %d of %d children): %s%s" % (
-                proc.returncode, len(self.pids), self.children, proc.stdout, proc.stderr))
+            raise RuntimeError(
+                "spawn-fcgi failed (status %d, %d of %d children): %s%s"
+                % (proc.returncode, len(self.pids), self.children, proc.stdout, proc.stderr)
+            )
         deadline = time.monotonic() + timeout
         while True:
             dead = [pid for pid in self.pids if not _alive(pid)]
             if dead:
                 self.stop()
-                raise RuntimeError("FastCGI process %s exited at start%s" % (dead, self._log_tail()))
+                raise RuntimeError(
+                    "FastCGI process %s exited at start%s" % (dead, self._log_tail())
+                )
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
                     probe.connect(self.socket_path)
@@ -82,7 +102,10 @@ class SpawnFcgi:
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("nobody answers on %s after %.0f s%s" % (self.socket_path, timeout, self._log_tail()))
+                    raise RuntimeError(
+                        "nobody answers on %s after %.0f s%s"
+                        % (self.socket_path, timeout, self._log_tail())
+                    ) from None
                 time.sleep(0.05)
 
     def _read_pids(self):

@@ -29,8 +29,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # 32 MiB whenever a big block is freed: the RSS of a threaded server then
 # climbs for thousands of requests to a plateau that says nothing of leaks.
 # Two arenas and a fixed threshold make RSS follow live memory.
-MALLOC_ENV = {"steady": {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}, "default": {}}
-GROUPS = {"both": ["waitress", "gunicorn"], "all": ["waitress", "gunicorn", "gunicorn-sync", "fcgi"]}
+MALLOC_ENV = {
+    "steady": {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"},
+    "default": {},
+}
+GROUPS = {
+    "both": ["waitress", "gunicorn"],
+    "all": ["waitress", "gunicorn", "gunicorn-sync", "fcgi"],
+}
 # The manual run's defaults: (requests, seconds) per server; FastCGI's is the long one (issue 10).
 DEFAULTS = {"fcgi": (100000, 3600.0)}
 DEFAULT = (10000, 900.0)
@@ -39,27 +45,58 @@ DEFAULT = (10000, 900.0)
 def parse(argv):
     parser = argparse.ArgumentParser(prog="scripts/soak", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--requests", type=int, default=None, metavar="N", help="requests per server (10000; fcgi: 100000)"
+        "--requests",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests per server (10000; fcgi: 100000)",
     )
-    parser.add_argument("--concurrency", type=int, default=16, metavar="C", help="client threads (16)")
     parser.add_argument(
-        "--seconds", type=float, default=None, metavar="T",
+        "--concurrency", type=int, default=16, metavar="C", help="client threads (16)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        metavar="T",
         help="time budget for the requests, per server (900; fcgi: 3600)",
     )
     parser.add_argument(
         "--server",
         default="both",
-        choices=sorted(COMMANDS) + ["fcgi"] + sorted(GROUPS),
+        choices=[*sorted(COMMANDS), "fcgi", *sorted(GROUPS)],
         help="waitress, gunicorn (gthread), gunicorn-sync, fcgi (nginx → wsgicgi fcgi --threads N), "
         "both (waitress and gunicorn) or all",
     )
     parser.add_argument("--threads", type=int, default=16, help="server worker threads (16)")
     parser.add_argument(
-        "--cgi-timeout", type=float, default=1.0, metavar="S", help="CGIDirectory timeout: the slow scripts' 504 (1.0)"
+        "--cgi-timeout",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="CGIDirectory timeout: the slow scripts' 504 (1.0)",
     )
-    parser.add_argument("--warmup", type=int, default=500, metavar="N", help="warm-up requests before the baseline (500)")
-    parser.add_argument("--settle", type=float, default=20.0, metavar="S", help="seconds allowed to get back to the baseline (20)")
-    parser.add_argument("--max-rss-growth", type=int, default=5120, metavar="KIB", help="RSS growth that fails, KiB (5120)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=500,
+        metavar="N",
+        help="warm-up requests before the baseline (500)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="seconds allowed to get back to the baseline (20)",
+    )
+    parser.add_argument(
+        "--max-rss-growth",
+        type=int,
+        default=5120,
+        metavar="KIB",
+        help="RSS growth that fails, KiB (5120)",
+    )
     parser.add_argument(
         "--malloc",
         choices=("steady", "default"),
@@ -70,7 +107,9 @@ def parse(argv):
         "plateau only after thousands of requests (then use a long --warmup)",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--app", default="soaklib.app:app", help=argparse.SUPPRESS)  # the soak's own tests
+    parser.add_argument(
+        "--app", default="soaklib.app:app", help=argparse.SUPPRESS
+    )  # the soak's own tests
     args = parser.parse_args(argv)
     for name in ("requests", "concurrency", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -187,7 +226,9 @@ def report_figures(base, after, strays, limit):
     for pid in base.pids:
         extra = sorted(set(after.fds[pid].items()) - set(base.fds[pid].items()))
         if extra:
-            print("    pid %d new fds: %s" % (pid, ", ".join("%d->%s" % item for item in extra[:20])))
+            print(
+                "    pid %d new fds: %s" % (pid, ", ".join("%d->%s" % item for item in extra[:20]))
+            )
 
 
 def soak(kind, args, root, top):
@@ -200,54 +241,98 @@ def soak(kind, args, root, top):
     entry = ("SOAK_CHILD=" + tag).encode()
     log_path = os.path.join(top, "%s.log" % kind)
     failures = []
-    print("== %s: %d requests from %d client threads, %d server threads, CGI timeout %g s, malloc %s %s"
-          % (kind, args.requests, args.concurrency, args.threads, args.cgi_timeout, args.malloc,
-             " ".join("%s=%s" % item for item in MALLOC_ENV[args.malloc].items())), flush=True)
-    server = (FcgiServer if kind == "fcgi" else Server)(kind, sys.executable, root, args.cgi_timeout, tag, args.threads, log_path, MALLOC_ENV[args.malloc], args.app)
+    print(
+        "== %s: %d requests from %d client threads, %d server threads, CGI timeout %g s, malloc %s %s"
+        % (
+            kind,
+            args.requests,
+            args.concurrency,
+            args.threads,
+            args.cgi_timeout,
+            args.malloc,
+            " ".join("%s=%s" % item for item in MALLOC_ENV[args.malloc].items()),
+        ),
+        flush=True,
+    )
+    server = (FcgiServer if kind == "fcgi" else Server)(
+        kind,
+        sys.executable,
+        root,
+        args.cgi_timeout,
+        tag,
+        args.threads,
+        log_path,
+        MALLOC_ENV[args.malloc],
+        args.app,
+    )
     try:
         server.wait_listening()
         started = time.monotonic()
         burst = max(args.threads, 4) * 2
         front = "nginx" if kind == "fcgi" else None
         warm = load.drive(server.port, ["nap"] * burst * 2, burst, 120, front=front)
-        warm_mix = load.drive(server.port, load.plan(args.warmup, args.seed + 1), args.concurrency, 300, front=front)
+        warm_mix = load.drive(
+            server.port, load.plan(args.warmup, args.seed + 1), args.concurrency, 300, front=front
+        )
         if warm.wrong_total() or warm_mix.wrong_total():
-            failures.append("wrong answers during the warm-up: %s" % (warm.examples + warm_mix.examples)[:5])
+            failures.append(
+                "wrong answers during the warm-up: %s" % (warm.examples + warm_mix.examples)[:5]
+            )
         pids = [server.pid] + (procfs.children(server.pid) if kind.startswith("gunicorn") else [])
         base, strays, settled = stable_snapshot(pids, entry, args.settle)
         if not settled:
             failures.append("no stable baseline after the warm-up (stray processes %s)" % strays)
-        print("warm-up: %d requests in %.1f s; baseline taken (pids %s)"
-              % (warm.done() + warm_mix.done(), time.monotonic() - started, pids), flush=True)
+        print(
+            "warm-up: %d requests in %.1f s; baseline taken (pids %s)"
+            % (warm.done() + warm_mix.done(), time.monotonic() - started, pids),
+            flush=True,
+        )
 
         names = load.plan(args.requests, args.seed)
         results = load.Results()
         trend = Trend(pids, results)
         trend.start()
         try:
-            load.drive(server.port, names, args.concurrency, args.seconds, results=results, front=front)
+            load.drive(
+                server.port, names, args.concurrency, args.seconds, results=results, front=front
+            )
         finally:
             trend.stop()
         done = results.done()
-        print("requests: %d of %d in %.1f s (%.0f/s), %d wrong, %d keep-alive retries"
-              % (done, len(names), results.elapsed, done / max(results.elapsed, 1e-9),
-                 results.wrong_total(), results.retries))
+        print(
+            "requests: %d of %d in %.1f s (%.0f/s), %d wrong, %d keep-alive retries"
+            % (
+                done,
+                len(names),
+                results.elapsed,
+                done / max(results.elapsed, 1e-9),
+                results.wrong_total(),
+                results.retries,
+            )
+        )
         print("rss during the run (requests done: KiB): %s" % trend.summary())
         print("  %-13s %6s %6s %8s" % ("kind", "count", "wrong", "slowest"))
         for name in load.KINDS:
             if results.count[name]:
-                print("  %-13s %6d %6d %7.2fs" % (name, results.count[name], results.wrong[name], results.slowest[name]))
+                print(
+                    "  %-13s %6d %6d %7.2fs"
+                    % (name, results.count[name], results.wrong[name], results.slowest[name])
+                )
         for example in results.examples:
             print("  wrong: %s" % example)
         if done < len(names):
-            failures.append("only %d of %d requests sent within %g s" % (done, len(names), args.seconds))
+            failures.append(
+                "only %d of %d requests sent within %g s" % (done, len(names), args.seconds)
+            )
         if results.wrong_total():
             failures.append("%d wrong answers" % results.wrong_total())
 
         after, strays, settled = stable_snapshot(pids, entry, args.settle, want=base)
         report_figures(base, after, strays, args.max_rss_growth)
         if not settled:
-            failures.append("fds, threads or children not back to the baseline within %g s" % args.settle)
+            failures.append(
+                "fds, threads or children not back to the baseline within %g s" % args.settle
+            )
         if strays:
             failures.append("%d processes of the run still alive: %s" % (len(strays), strays[:10]))
         growth = after.totals()["rss_kib"] - base.totals()["rss_kib"]
@@ -283,13 +368,18 @@ def main(argv=None):
         from harness import nginx
 
         if not nginx.available():
-            print("scripts/soak: nginx is not installed here (apt-get install nginx)", file=sys.stderr)
+            print(
+                "scripts/soak: nginx is not installed here (apt-get install nginx)", file=sys.stderr
+            )
             return 2
     for module in sorted({COMMANDS[k][1] for k in kinds if k in COMMANDS}):
         try:
             __import__(module)
         except ImportError:
-            print("scripts/soak: %s is not installed here (pip install -e '.[test]')" % module, file=sys.stderr)
+            print(
+                "scripts/soak: %s is not installed here (pip install -e '.[test]')" % module,
+                file=sys.stderr,
+            )
             return 2
     top = tempfile.mkdtemp(prefix="wsgicgi-soak-", dir="/tmp")
     failed = []

@@ -70,7 +70,9 @@ class Client:
 def _expect(got, status, body=None):
     code, _, data = got
     if code != status or (body is not None and data != body):
-        raise Wrong("status %s, body %r (expected %s, %r)" % (code, data[:80], status, body and body[:80]))
+        raise Wrong(
+            "status %s, body %r (expected %s, %r)" % (code, data[:80], status, body and body[:80])
+        )
 
 
 def hello(client, n):
@@ -199,9 +201,9 @@ def plan(count, seed):
 class Results:
     def __init__(self):
         self.lock = threading.Lock()
-        self.count = {name: 0 for name in KINDS}
-        self.wrong = {name: 0 for name in KINDS}
-        self.slowest = {name: 0.0 for name in KINDS}
+        self.count = dict.fromkeys(KINDS, 0)
+        self.wrong = dict.fromkeys(KINDS, 0)
+        self.slowest = dict.fromkeys(KINDS, 0.0)
         self.examples = []
         self.retries = 0
         self.elapsed = 0.0

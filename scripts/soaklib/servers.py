@@ -15,8 +15,17 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 COMMANDS = {
     "waitress": ["-m", "waitress", "--listen=127.0.0.1:{port}", "--threads={threads}", "{app}"],
     "gunicorn": [
-        "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "1", "-k", "gthread",
-        "--threads", "{threads}", "{app}",
+        "-m",
+        "gunicorn",
+        "-b",
+        "127.0.0.1:{port}",
+        "-w",
+        "1",
+        "-k",
+        "gthread",
+        "--threads",
+        "{threads}",
+        "{app}",
     ],
     "gunicorn-sync": ["-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "4", "-k", "sync", "{app}"],
 }
@@ -32,22 +41,43 @@ def _start(argv, root, timeout, tag, log_path, extra_env):
     """The server process, in its own session, configured for soaklib.app."""
     env = dict(os.environ)
     env.update(extra_env or {})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(REPO, "scripts"), REPO, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [os.path.join(REPO, "scripts"), REPO, env.get("PYTHONPATH")])
+    )
     env.update(SOAK_ROOT=root, SOAK_TIMEOUT=str(timeout), SOAK_TAG=tag)
     with open(log_path, "wb") as log:
         return subprocess.Popen(
-            argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            argv,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
 
 
 class Server:
     """A server subprocess in its own session; its log goes to ``log_path``."""
 
-    def __init__(self, kind, python, root, timeout, tag, threads, log_path, extra_env=None, app="soaklib.app:app"):
+    def __init__(
+        self,
+        kind,
+        python,
+        root,
+        timeout,
+        tag,
+        threads,
+        log_path,
+        extra_env=None,
+        app="soaklib.app:app",
+    ):
         self.kind = kind
         self.port = free_port()
         self.log_path = log_path
-        argv = [python] + [p.format(port=self.port, threads=threads, app=app) for p in COMMANDS[kind]]
+        argv = [python] + [
+            p.format(port=self.port, threads=threads, app=app) for p in COMMANDS[kind]
+        ]
         self.process = _start(argv, root, timeout, tag, log_path, extra_env)
 
     @property
@@ -72,7 +102,9 @@ class Server:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("%s did not listen within %g s" % (self.kind, seconds)) from None
+                    raise RuntimeError(
+                        "%s did not listen within %g s" % (self.kind, seconds)
+                    ) from None
                 time.sleep(0.05)
 
     def stop(self):
@@ -117,16 +149,40 @@ class FcgiServer(Server):
     (scripts/harness/nginx.py).  ``pid`` and ``process`` are wsgicgi's, the
     process the soak watches; ``port`` is nginx's, where the requests go."""
 
-    def __init__(self, kind, python, root, timeout, tag, threads, log_path, extra_env=None, app="soaklib.app:app"):
+    def __init__(
+        self,
+        kind,
+        python,
+        root,
+        timeout,
+        tag,
+        threads,
+        log_path,
+        extra_env=None,
+        app="soaklib.app:app",
+    ):
         from harness.nginx import FASTCGI_PARAMS, Nginx
 
         self.kind = kind
         self.log_path = log_path
         self.folder = os.path.dirname(log_path)
         self.sock = os.path.join(self.folder, "%s.sock" % kind)
-        argv = [python, "-m", "wsgicgi", "fcgi", app, "--bind", "unix:" + self.sock, "--threads", str(threads)]
+        argv = [
+            python,
+            "-m",
+            "wsgicgi",
+            "fcgi",
+            app,
+            "--bind",
+            "unix:" + self.sock,
+            "--threads",
+            str(threads),
+        ]
         self.process = _start(argv, root, timeout, tag, log_path, extra_env)
-        self.nginx = Nginx(FCGI_LOCATION.format(params=FASTCGI_PARAMS), http_conf=FCGI_UPSTREAM.format(sock=self.sock))
+        self.nginx = Nginx(
+            FCGI_LOCATION.format(params=FASTCGI_PARAMS),
+            http_conf=FCGI_UPSTREAM.format(sock=self.sock),
+        )
         self.port = None
 
     def probe(self):

@@ -11,7 +11,10 @@ app = bottle.Bottle()
 @app.get("/", name="index")
 def index():
     name = request.get_cookie("name", "stranger")
-    return '<h1>Hello, %s (Bottle)</h1><a href="%s">form</a>' % (html_escape(name), app.get_url("form"))
+    return '<h1>Hello, %s (Bottle)</h1><a href="%s">form</a>' % (
+        html_escape(name),
+        app.get_url("form"),
+    )
 
 
 @app.route("/form", method=["GET", "POST"], name="form")
@@ -20,7 +23,10 @@ def form():
         name = request.forms.getunicode("name")
         response.set_cookie("name", name, httponly=True, path=request.script_name)
         redirect(app.get_url("hello", name=name), 303)
-    return '<form method="post" action="%s"><input name="name"><button>go</button></form>' % app.get_url("form")
+    return (
+        '<form method="post" action="%s"><input name="name"><button>go</button></form>'
+        % app.get_url("form")
+    )
 
 
 @app.get("/hello/<name>", name="hello")
@@ -31,13 +37,15 @@ def hello(name):
 @app.get("/links")
 def links():
     response.content_type = "application/json"
-    return json.dumps({
-        "form": app.get_url("form"),
-        "hello": app.get_url("hello", name="Ann"),
-        "script_name": request.script_name,
-        "path": request.path,
-        "url": request.url,
-    })
+    return json.dumps(
+        {
+            "form": app.get_url("form"),
+            "hello": app.get_url("hello", name="Ann"),
+            "script_name": request.script_name,
+            "path": request.path,
+            "url": request.url,
+        }
+    )
 
 
 def pretty(environ, start_response):

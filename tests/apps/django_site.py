@@ -22,7 +22,9 @@ USE_TZ = True
 
 def index(request):
     name = request.COOKIES.get("name", "stranger")
-    return HttpResponse('<h1>Hello, %s (Django)</h1><a href="%s">form</a>' % (escape(name), reverse("form")))
+    return HttpResponse(
+        '<h1>Hello, %s (Django)</h1><a href="%s">form</a>' % (escape(name), reverse("form"))
+    )
 
 
 def form(request):
@@ -38,18 +40,22 @@ def form(request):
 
 
 def hello(request, name):
-    return HttpResponse("Hello, %s! cookie=%s" % (escape(name), escape(request.COOKIES.get("name", ""))))
+    return HttpResponse(
+        "Hello, %s! cookie=%s" % (escape(name), escape(request.COOKIES.get("name", "")))
+    )
 
 
 def links(request):
-    return JsonResponse({
-        "form": reverse("form"),
-        "hello": reverse("hello", args=["Ann"]),
-        "external": request.build_absolute_uri(reverse("index")),
-        "script_name": request.META["SCRIPT_NAME"],
-        "path": request.path,
-        "path_info": request.path_info,
-    })
+    return JsonResponse(
+        {
+            "form": reverse("form"),
+            "hello": reverse("hello", args=["Ann"]),
+            "external": request.build_absolute_uri(reverse("index")),
+            "script_name": request.META["SCRIPT_NAME"],
+            "path": request.path,
+            "path_info": request.path_info,
+        }
+    )
 
 
 def csrf_failure(request, reason=""):

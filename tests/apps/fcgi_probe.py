@@ -107,13 +107,20 @@ def route(environ, start_response):
             total += len(data)
             biggest = max(biggest, len(data))
             reads += 1
-        info = {"length": total, "sha256": digest.hexdigest(), "biggest": biggest, "reads": reads,
-                "terminated": environ.get("wsgi.input_terminated")}
+        info = {
+            "length": total,
+            "sha256": digest.hexdigest(),
+            "biggest": biggest,
+            "reads": reads,
+            "terminated": environ.get("wsgi.input_terminated"),
+        }
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(info).encode()]
     if name == "/download":
         n = int(query(environ, "n", "0"))
-        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))])
+        start_response(
+            "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))]
+        )
         return download(n)
     if name == "/stream":
         n = int(query(environ, "n", "100000"))
@@ -175,8 +182,5 @@ def application(environ, start_response):
         with open(seen, "w") as f:
             json.dump(jsonable(environ), f)
     case = environ.get("PROBE_CASE")
-    if case:
-        result = hostile(case, environ, start_response)
-    else:
-        result = route(environ, start_response)
+    result = hostile(case, environ, start_response) if case else route(environ, start_response)
     return Closing(result, marker) if marker else result

@@ -19,7 +19,10 @@ def form():
         resp = redirect(url_for("hello", name=name), code=303)
         resp.set_cookie("name", name, httponly=True, path=(request.script_root or "") + "/")
         return resp
-    return '<form method="post" action="%s"><input name="name"><button>go</button></form>' % url_for("form")
+    return (
+        '<form method="post" action="%s"><input name="name"><button>go</button></form>'
+        % url_for("form")
+    )
 
 
 @app.get("/hello/<name>")

@@ -16,10 +16,26 @@ import json
 import os
 
 KEYS = (
-    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
-    "HTTP_AUTHORIZATION", "REDIRECT_HTTP_AUTHORIZATION", "REQUEST_URI", "REDIRECT_URL", "SCRIPT_URL",
-    "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE", "GATEWAY_INTERFACE",
-    "wsgi.url_scheme", "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once",
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "HTTP_AUTHORIZATION",
+    "REDIRECT_HTTP_AUTHORIZATION",
+    "REQUEST_URI",
+    "REDIRECT_URL",
+    "SCRIPT_URL",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE",
+    "wsgi.url_scheme",
+    "wsgi.multithread",
+    "wsgi.multiprocess",
+    "wsgi.run_once",
 )
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB
@@ -50,7 +66,10 @@ def app(environ, start_response):
         # script before it reads any output, so echoing while still reading
         # deadlocks once the pipes fill (until Apache's Timeout).
         body = b"".join(_chunks(environ["wsgi.input"], length))
-        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))],
+        )
         return [body]
     if route == "/hash":
         digest = hashlib.sha256()
@@ -63,7 +82,9 @@ def app(environ, start_response):
         return [body]
     if route == "/download":
         n = int(environ.get("QUERY_STRING", "").partition("n=")[2] or 0)
-        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))])
+        start_response(
+            "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))]
+        )
         return _download(n)
     if route == "/error":
         raise RuntimeError("probe failure marker-7f3a")

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes the raw bytes of $RESPONSE (base64) or of the file $RESPONSE_FILE
 to stdout, then exits with $EXIT."""
+
 import base64
 import os
 import sys

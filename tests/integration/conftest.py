@@ -63,7 +63,9 @@ def _on_ci():
 def apache_available():
     """Apache must be installed (scripts/test does it); in CI a missing one fails."""
     if not harness.available():
-        message = "%s not installed (bash scripts/test installs it with apt-get)" % harness.APACHE_BIN
+        message = (
+            "%s not installed (bash scripts/test installs it with apt-get)" % harness.APACHE_BIN
+        )
         if _on_ci():
             pytest.fail(message)
         pytest.skip(message)

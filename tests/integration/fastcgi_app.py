@@ -21,13 +21,21 @@ import stat
 
 PATTERN = bytes(range(256)) * 1024  # 256 KiB
 
-ENV_KEYS = ("PATH", "PYTHONPATH", "HTTP_AUTHORIZATION", "SCRIPT_NAME", "PATH_INFO", "REQUEST_METHOD", "GATEWAY_INTERFACE")
+ENV_KEYS = (
+    "PATH",
+    "PYTHONPATH",
+    "HTTP_AUTHORIZATION",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "REQUEST_METHOD",
+    "GATEWAY_INTERFACE",
+)
 
 
-def pattern_chunks(n, size=len(PATTERN)):
+def pattern_chunks(n):
     """The download's bytes, piece by piece (the test hashes the same)."""
     while n > 0:
-        piece = PATTERN[: min(n, size)]
+        piece = PATTERN[:n]
         n -= len(piece)
         yield piece
 
@@ -61,11 +69,16 @@ def app(environ, start_response):
     length = int(environ.get("CONTENT_LENGTH") or 0)
     if route == "/pid":
         body = str(os.getpid()).encode()
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        )
         return [body]
     if route == "/echo":
         body = b"".join(_chunks(environ["wsgi.input"], length))
-        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))],
+        )
         return [body]
     if route == "/hash":
         digest = hashlib.sha256()
@@ -73,12 +86,16 @@ def app(environ, start_response):
         for data in _chunks(environ["wsgi.input"], length):
             digest.update(data)
             got += len(data)
-        body = json.dumps({"length": got, "sha256": digest.hexdigest(), "pid": os.getpid()}).encode()
+        body = json.dumps(
+            {"length": got, "sha256": digest.hexdigest(), "pid": os.getpid()}
+        ).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
     if route == "/download":
         n = int(environ.get("QUERY_STRING", "").partition("n=")[2] or 0)
-        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))])
+        start_response(
+            "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))]
+        )
         return pattern_chunks(n)
     if route == "/crash":
         raise RuntimeError("fastcgi crash marker-5c1e")

@@ -20,10 +20,29 @@ import time
 from urllib.parse import parse_qs
 
 KEYS = (
-    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
-    "REQUEST_URI", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE", "GATEWAY_INTERFACE",
-    "REMOTE_ADDR", "HTTP_HOST", "HTTP_X_TEST", "HTTPS", "DOCUMENT_ROOT", "SCRIPT_FILENAME",
-    "wsgi.url_scheme", "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once", "wsgi.input_terminated",
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "REQUEST_URI",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE",
+    "REMOTE_ADDR",
+    "HTTP_HOST",
+    "HTTP_X_TEST",
+    "HTTPS",
+    "DOCUMENT_ROOT",
+    "SCRIPT_FILENAME",
+    "wsgi.url_scheme",
+    "wsgi.multithread",
+    "wsgi.multiprocess",
+    "wsgi.run_once",
+    "wsgi.input_terminated",
 )
 
 PIECE = bytes(range(256)) * 256  # 64 KiB
@@ -79,7 +98,9 @@ def app(environ, start_response):
                 break
             digest.update(data)
             got += len(data)
-        body = json.dumps({"length": got, "sha256": digest.hexdigest(), "content_length": length}).encode()
+        body = json.dumps(
+            {"length": got, "sha256": digest.hexdigest(), "content_length": length}
+        ).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
     if route == "/conns":
@@ -88,7 +109,9 @@ def app(environ, start_response):
         return [body]
     if route == "/stream":
         n = int(query.get("n", "0"))
-        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))])
+        start_response(
+            "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))]
+        )
         return Stream(n, query.get("marker"))
     if route == "/slow":
         time.sleep(float(query.get("s", "0.2")))

@@ -18,7 +18,16 @@ import subprocess
 import sys
 import time
 
-from nginx_proxy import NGINX, NginxLogs, _read, free_ports, nginx_process, public_tempdir, stop, wait_listening
+from nginx_proxy import (  # noqa: F401 (NGINX: re-exported for the FastCGI tests)
+    NGINX,
+    NginxLogs,
+    _read,
+    free_ports,
+    nginx_process,
+    public_tempdir,
+    stop,
+    wait_listening,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -40,7 +49,9 @@ def require(*paths):
     if missing:
         import pytest
 
-        message = "%s not installed (bash scripts/test installs them with apt-get)" % ", ".join(missing)
+        message = "%s not installed (bash scripts/test installs them with apt-get)" % ", ".join(
+            missing
+        )
         if on_ci():
             pytest.fail(message)
         pytest.skip(message)
@@ -66,9 +77,13 @@ def readme_block(lang, marker, heading=None):
             raise AssertionError("README's FastCGI section has no %r subsection" % heading)
         end = section.find("\n### ", at + 1)
         section = section[at : end if end > 0 else len(section)]
-    blocks = [b for b in re.findall(r"```%s\n(.*?)```" % re.escape(lang), section, re.S) if marker in b]
+    blocks = [
+        b for b in re.findall(r"```%s\n(.*?)```" % re.escape(lang), section, re.S) if marker in b
+    ]
     if len(blocks) != 1:
-        raise AssertionError("README's FastCGI section: %d %s blocks with %r" % (len(blocks), lang, marker))
+        raise AssertionError(
+            "README's FastCGI section: %d %s blocks with %r" % (len(blocks), lang, marker)
+        )
     return blocks[0]
 
 
@@ -82,7 +97,9 @@ def substitute(text, replacements):
 
 
 def indent(text, prefix="    "):
-    return "".join(prefix + line + "\n" if line.strip() else "\n" for line in text.strip("\n").splitlines())
+    return "".join(
+        prefix + line + "\n" if line.strip() else "\n" for line in text.strip("\n").splitlines()
+    )
 
 
 def wait_unix(path, process=None, log=lambda: "", timeout=START_TIMEOUT):
@@ -97,7 +114,9 @@ def wait_unix(path, process=None, log=lambda: "", timeout=START_TIMEOUT):
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise RuntimeError("nothing listens on %s after %d s:\n%s" % (path, timeout, log()))
+                raise RuntimeError(
+                    "nothing listens on %s after %d s:\n%s" % (path, timeout, log())
+                ) from None
             time.sleep(0.05)
         finally:
             probe.close()
@@ -210,8 +229,20 @@ def wsgicgi_fcgi(folder, args, name="app", env=None):
     try:
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                wsgicgi_argv() + ["fcgi"] + list(args) + ["--bind", "unix:" + path, "--socket-mode", "666"],
-                cwd=folder, env=python_env(**(env or {})), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                [
+                    *wsgicgi_argv(),
+                    "fcgi",
+                    *list(args),
+                    "--bind",
+                    "unix:" + path,
+                    "--socket-mode",
+                    "666",
+                ],
+                cwd=folder,
+                env=python_env(**(env or {})),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
                 start_new_session=True,
             )
         wait_unix(path, process, lambda: _read(log_path))
@@ -235,13 +266,20 @@ def spawn_fcgi(folder, command_line, replacements, name="app", env=None):
     try:
         with open(log_path, "wb") as log:
             done = subprocess.run(
-                argv, cwd=folder, env=python_env(**(env or {})), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=log, timeout=START_TIMEOUT,
+                argv,
+                cwd=folder,
+                env=python_env(**(env or {})),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                timeout=START_TIMEOUT,
             )
         out = done.stdout.decode("utf-8", "replace")
         pids = [int(pid) for pid in re.findall(r"PID: (\d+)", out)]
         if done.returncode != 0 or not pids:
-            raise RuntimeError("spawn-fcgi failed (%s): %s\n%s" % (done.returncode, out, _read(log_path)))
+            raise RuntimeError(
+                "spawn-fcgi failed (%s): %s\n%s" % (done.returncode, out, _read(log_path))
+            )
         wait_unix(path, None, lambda: _read(log_path))
         yield FcgiServer(path, pids, log_path)
     finally:
@@ -283,7 +321,9 @@ def nginx(http_text, ports):
     folder = public_tempdir("wsgicgi-fcgi-nginx-")
     try:
         shutil.copy(FASTCGI_PARAMS, os.path.join(folder, "fastcgi_params"))
-        with nginx_process(folder, indent(http_text), ports, connections=512, timeout=START_TIMEOUT, log_conf=True):
+        with nginx_process(
+            folder, indent(http_text), ports, connections=512, timeout=START_TIMEOUT, log_conf=True
+        ):
             yield Nginx(folder, ports)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -307,7 +347,9 @@ class Lighttpd:
         self.process = process
 
     def error_log(self):
-        return _read(os.path.join(self.folder, "error.log")) + _read(os.path.join(self.folder, "stderr.log"))
+        return _read(os.path.join(self.folder, "error.log")) + _read(
+            os.path.join(self.folder, "stderr.log")
+        )
 
 
 @contextlib.contextmanager
@@ -323,8 +365,13 @@ def lighttpd(folder, readme_text, env=None):
     try:
         with open(os.path.join(folder, "stderr.log"), "wb") as out:
             process = subprocess.Popen(
-                [LIGHTTPD, "-D", "-f", conf], cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=out, start_new_session=True,
+                [LIGHTTPD, "-D", "-f", conf],
+                cwd=folder,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
             )
         server = Lighttpd(folder, port, process)
         wait_listening(process, port, "lighttpd", server.error_log, START_TIMEOUT)

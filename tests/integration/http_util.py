@@ -21,7 +21,11 @@ def request(port, method, path, body=None, headers=None, timeout=120):
 def raw_head(port, path):
     """HEAD over a raw socket: (head bytes, whatever came after the blank line)."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-        s.sendall(b"HEAD " + path.encode("ascii") + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        s.sendall(
+            b"HEAD "
+            + path.encode("ascii")
+            + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
         raw = b""
         while True:
             data = s.recv(65536)

@@ -98,11 +98,25 @@ def make_certificate(folder, name):
     """A self-signed certificate and key for ``name`` in ``folder`` (openssl)."""
     subprocess.run(
         [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=" + name,
-            "-keyout", os.path.join(folder, "key.pem"), "-out", os.path.join(folder, "cert.pem"),
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=" + name,
+            "-keyout",
+            os.path.join(folder, "key.pem"),
+            "-out",
+            os.path.join(folder, "cert.pem"),
         ],
-        check=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+        check=True,
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -110,13 +124,17 @@ def wait_listening(process, port, what, log, timeout=30.0):
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError("%s exited at start (status %s):\n%s" % (what, process.returncode, log()))
+            raise RuntimeError(
+                "%s exited at start (status %s):\n%s" % (what, process.returncode, log())
+            )
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise RuntimeError("%s did not listen on %d within %d s:\n%s" % (what, port, timeout, log()))
+                raise RuntimeError(
+                    "%s did not listen on %d within %d s:\n%s" % (what, port, timeout, log())
+                ) from None
             time.sleep(0.05)
 
 
@@ -178,7 +196,9 @@ def nginx_process(folder, http, ports, connections, timeout=30.0, log_conf=False
             CONF.format(
                 # Started as root, nginx would run its workers as nobody.
                 user="user root;" if os.geteuid() == 0 else "",
-                dir=folder, connections=connections, http=http,
+                dir=folder,
+                connections=connections,
+                http=http,
             )
         )
     error_log = os.path.join(folder, "error.log")
@@ -187,7 +207,10 @@ def nginx_process(folder, http, ports, connections, timeout=30.0, log_conf=False
         with open(os.path.join(folder, "stderr.log"), "wb") as out:
             process = subprocess.Popen(
                 [NGINX, "-p", folder, "-e", error_log, "-c", conf, "-g", "daemon off;"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
             )
 
         def log():
@@ -213,7 +236,9 @@ def nginx_proxy(location, backend_port, cert_name="www.example.test"):
     try:
         make_certificate(folder, cert_name)
         http_port, https_port = free_ports(2)
-        http = SERVERS.format(dir=folder, http_port=http_port, https_port=https_port, location=location)
+        http = SERVERS.format(
+            dir=folder, http_port=http_port, https_port=https_port, location=location
+        )
         with nginx_process(folder, http, [http_port, https_port], connections=128):
             yield Proxy(folder, http_port, https_port)
     finally:
@@ -242,7 +267,12 @@ def running(argv, port, cwd, env=None, name="backend"):
     try:
         with os.fdopen(fd, "wb") as log:
             process = subprocess.Popen(
-                argv, cwd=cwd, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                argv,
+                cwd=cwd,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
                 start_new_session=True,
             )
         backend = Backend(process, port, log_path)

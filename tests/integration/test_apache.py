@@ -39,7 +39,11 @@ def test_get(apache):
     assert env["GATEWAY_INTERFACE"] == "CGI/1.1"
     assert env["SERVER_SOFTWARE"].startswith("Apache/")
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(apache.port))
-    assert (env["wsgi.multithread"], env["wsgi.multiprocess"], env["wsgi.run_once"]) == (False, True, True)
+    assert (env["wsgi.multithread"], env["wsgi.multiprocess"], env["wsgi.run_once"]) == (
+        False,
+        True,
+        True,
+    )
     assert env["wsgi.url_scheme"] == "http"
 
 
@@ -71,7 +75,10 @@ def test_invalid_utf8_path_info_exact(apache):
 def test_post_body(apache):
     body = "name=Ann+Lee&city=K%C3%B6ln".encode("ascii")
     env = probe_env(
-        apache, "/cgi-bin/app.cgi/env/form", method="POST", body=body,
+        apache,
+        "/cgi-bin/app.cgi/env/form",
+        method="POST",
+        body=body,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert env["REQUEST_METHOD"] == "POST"
@@ -82,7 +89,7 @@ def test_post_body(apache):
 
 def test_post_binary_echo(apache):
     body = bytes(range(256)) * 100 + b"\r\n\r\n\x00end"
-    status, headers, data = request(apache.port, "POST", "/cgi-bin/app.cgi/echo", body=body)
+    status, _headers, data = request(apache.port, "POST", "/cgi-bin/app.cgi/echo", body=body)
     assert status == 200
     assert data == body
 
@@ -97,7 +104,7 @@ def test_head_sends_no_body(apache):
 
 
 def test_app_error_is_500_with_traceback_only_in_log(apache):
-    status, headers, body = request(apache.port, "GET", "/cgi-bin/app.cgi/error")
+    status, _headers, body = request(apache.port, "GET", "/cgi-bin/app.cgi/error")
     assert status == 500
     assert b"Internal Server Error" in body
     assert b"marker-7f3a" not in body and b"Traceback" not in body and b"probe.py" not in body
@@ -123,13 +130,15 @@ def test_upload_20mb(apache):
     status, _, data = request(apache.port, "POST", "/cgi-bin/app.cgi/hash", body=body)
     assert status == 200
     assert json.loads(data) == {"length": MB20, "sha256": hashlib.sha256(body).hexdigest()}
-    status, headers, data = request(apache.port, "POST", "/cgi-bin/app.cgi/echo", body=body)
+    status, _headers, data = request(apache.port, "POST", "/cgi-bin/app.cgi/echo", body=body)
     assert status == 200
     assert len(data) == MB20 and data == body
 
 
 def test_download_20mb(apache):
-    status, headers, data = request(apache.port, "GET", "/cgi-bin/app.cgi/download?n=%d" % (MB20 + 7))
+    status, _headers, data = request(
+        apache.port, "GET", "/cgi-bin/app.cgi/download?n=%d" % (MB20 + 7)
+    )
     assert status == 200
     # (Apache may re-frame a streamed body as chunked and drop Content-Length.)
     assert len(data) == MB20 + 7
@@ -159,7 +168,11 @@ def test_two_line_script(apache):
 def test_htaccess_addhandler_and_cgipassauth(apache):
     # /plain/.htaccess: Options +ExecCGI, AddHandler cgi-script .cgi, CGIPassAuth On
     env = probe_env(apache, "/plain/app.cgi/env/x?y=2", headers={"Authorization": AUTH})
-    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/plain/app.cgi", "/env/x", "y=2")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == (
+        "/plain/app.cgi",
+        "/env/x",
+        "y=2",
+    )
     assert env["os.environ"]["HTTP_AUTHORIZATION"] == AUTH
 
 

@@ -41,10 +41,10 @@ if ROOT not in sys.path:
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from scripts.harness import apache as harness  # noqa: E402
-
 import fastcgi_app  # noqa: E402
 from http_util import latin1, raw_head, request, wait_for_log  # noqa: E402
+
+from scripts.harness import apache as harness  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -188,14 +188,25 @@ def site(apache_available):
         os.makedirs(noauth)
         shutil.copy(os.path.join(HERE, "fastcgi_app.py"), noauth)
         assert "CGIPassAuth On\n" in htaccess
-        harness.write_script(os.path.join(noauth, ".htaccess"), htaccess.replace("CGIPassAuth On\n", ""), mode=0o644)
+        harness.write_script(
+            os.path.join(noauth, ".htaccess"), htaccess.replace("CGIPassAuth On\n", ""), mode=0o644
+        )
         harness.write_script(os.path.join(noauth, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
         for name in ("flask_app.py", "django_app.py", "django_site.py"):
             shutil.copy(os.path.join(APPS, name), fw)
         harness.write_script(os.path.join(fw, "flask.fcgi"), ONE_LINE % "flask_app:app")
         harness.write_script(os.path.join(fw, "django.fcgi"), ONE_LINE % "django_app:application")
         harness.make_world_readable(top)
-        yield {"top": top, "lib": lib, "docroot": docroot, "fcgi": fcgi, "fw": fw, "cgi": cgi, "srv": srv, "ipc": ipc}
+        yield {
+            "top": top,
+            "lib": lib,
+            "docroot": docroot,
+            "fcgi": fcgi,
+            "fw": fw,
+            "cgi": cgi,
+            "srv": srv,
+            "ipc": ipc,
+        }
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
@@ -211,10 +222,16 @@ def fcgid_apache(site, extra="", module="cgid"):
 
         www = pwd.getpwnam("www-data")
         os.chown(ipc, www.pw_uid, www.pw_gid)
-    conf = FCGID_CONF.format(modules=harness.MODULES_DIR, ipc=ipc, lib=site["lib"], docroot=site["docroot"])
+    conf = FCGID_CONF.format(
+        modules=harness.MODULES_DIR, ipc=ipc, lib=site["lib"], docroot=site["docroot"]
+    )
     return harness.Apache(
-        site["cgi"], module=module, docroot=site["docroot"], env={"PYTHONPATH": site["lib"]},
-        extra_conf=conf + extra, start_timeout=30,
+        site["cgi"],
+        module=module,
+        docroot=site["docroot"],
+        env={"PYTHONPATH": site["lib"]},
+        extra_conf=conf + extra,
+        start_timeout=30,
     )
 
 
@@ -235,7 +252,6 @@ def fcgid(site):
         yield server
 
 
-
 @contextlib.contextmanager
 def fcgi_backend(argv, cwd, sock, timeout=30):
     """``wsgicgi fcgi ...`` (argv as the README writes it) until it listens on ``sock``."""
@@ -243,8 +259,12 @@ def fcgi_backend(argv, cwd, sock, timeout=30):
     log_path = os.path.join(os.path.dirname(sock), "backend.log")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "wsgicgi"] + argv[1:], cwd=cwd,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            [sys.executable, "-m", "wsgicgi", *argv[1:]],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
 
     def read_log():
@@ -263,7 +283,10 @@ def fcgi_backend(argv, cwd, sock, timeout=30):
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("wsgicgi fcgi not listening on %s after %ds:\n%s" % (sock, timeout, read_log()))
+                    raise RuntimeError(
+                        "wsgicgi fcgi not listening on %s after %ds:\n%s"
+                        % (sock, timeout, read_log())
+                    ) from None
                 time.sleep(0.05)
         yield proc
     finally:
@@ -289,12 +312,13 @@ def proxy(site):
     sock = os.path.join(run, "app.sock")
     argv = [("fastcgi_app:app" if a == "myapp:app" else a) for a in readme_proxy_command(sock)]
     conf = PROXY_CONF.format(modules=harness.MODULES_DIR) + readme_proxy_conf(sock)
-    server = harness.Apache(site["cgi"], module="cgid", docroot=site["docroot"], extra_conf=conf, start_timeout=30)
+    server = harness.Apache(
+        site["cgi"], module="cgid", docroot=site["docroot"], extra_conf=conf, start_timeout=30
+    )
     with fcgi_backend(argv, site["fcgi"], sock) as backend, running(server):
         server.backend = backend
         server.sock = sock
         yield server
-
 
 
 @pytest.fixture(scope="module")
@@ -310,14 +334,22 @@ def fcgid_default(site):
 def test_htaccess_get(fcgid):
     env = env_of(fcgid, "/fcgi/app.fcgi/env/x?q=1&r=%20s")
     assert env["REQUEST_METHOD"] == "GET"
-    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/fcgi/app.fcgi", "/env/x", "q=1&r=%20s")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == (
+        "/fcgi/app.fcgi",
+        "/env/x",
+        "q=1&r=%20s",
+    )
     assert env["GATEWAY_INTERFACE"] == "CGI/1.1"
     assert "mod_fcgid/" in env["SERVER_SOFTWARE"]
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(fcgid.port))
     assert env["fd0"] == "socket"
     # FastCGI, not CGI: nothing of the request in the process environment.
     assert "REQUEST_METHOD" not in env["os.environ"] and "SCRIPT_NAME" not in env["os.environ"]
-    assert (env["wsgi.multithread"], env["wsgi.multiprocess"], env["wsgi.run_once"]) == (False, True, False)
+    assert (env["wsgi.multithread"], env["wsgi.multiprocess"], env["wsgi.run_once"]) == (
+        False,
+        True,
+        False,
+    )
     assert env["wsgi.input_terminated"] is True
     assert env["wsgi.url_scheme"] == "http"
 
@@ -368,11 +400,16 @@ def test_authorization_withheld_without_cgipassauth(fcgid):
 def test_post_form(fcgid):
     body = "name=Ann+Lee&city=K%C3%B6ln".encode("ascii")
     env = env_of(
-        fcgid, "/fcgi/app.fcgi/env/form", method="POST", body=body,
+        fcgid,
+        "/fcgi/app.fcgi/env/form",
+        method="POST",
+        body=body,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert (env["REQUEST_METHOD"], env["CONTENT_TYPE"], env["CONTENT_LENGTH"]) == (
-        "POST", "application/x-www-form-urlencoded", str(len(body)),
+        "POST",
+        "application/x-www-form-urlencoded",
+        str(len(body)),
     )
     assert env["body"] == body.decode("latin-1")
 
@@ -423,7 +460,11 @@ def test_upload_20mb(fcgid):
     pid = pid_of(fcgid, "/fcgi/app.fcgi/pid")
     status, _, data = request(fcgid.port, "POST", "/fcgi/app.fcgi/hash", body=body)
     assert status == 200, (data[:500], fcgid.error_log()[-2000:])
-    assert json.loads(data) == {"length": MB20, "sha256": hashlib.sha256(body).hexdigest(), "pid": pid}
+    assert json.loads(data) == {
+        "length": MB20,
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "pid": pid,
+    }
     status, _, data = request(fcgid.port, "POST", "/fcgi/app.fcgi/echo", body=body)
     assert status == 200
     assert len(data) == MB20 and data == body
@@ -499,13 +540,21 @@ def test_default_max_request_len_answers_bigger_uploads_with_500(fcgid_default):
     assert json.loads(data)["length"] == limit
     for size in (limit + 1, 1 << 20):
         status, _, data = request(
-            fcgid_default.port, "POST", "/fcgi/app.fcgi/hash", body=os.urandom(size), headers={"Connection": "close"},
+            fcgid_default.port,
+            "POST",
+            "/fcgi/app.fcgi/hash",
+            body=os.urandom(size),
+            headers={"Connection": "close"},
         )
         assert status == 500, (size, data[:300])
     log = wait_for_log(fcgid_default, "exceeds MaxRequestLen")
     assert "HTTP request length 131073 (so far) exceeds MaxRequestLen (131072)" in log, log[-2000:]
     # The server configuration raises it: the README's block does (see test_upload_20mb).
-    assert re.search(r"^FcgidMaxRequestLen\s+\d+", readme_block("mod_fcgid in the server configuration", "apache"), re.M)
+    assert re.search(
+        r"^FcgidMaxRequestLen\s+\d+",
+        readme_block("mod_fcgid in the server configuration", "apache"),
+        re.M,
+    )
 
 
 # -- the README's "mod_fcgid in the server configuration" ----------------------------------
@@ -513,7 +562,11 @@ def test_default_max_request_len_answers_bigger_uploads_with_500(fcgid_default):
 
 def test_server_config_block(fcgid):
     env = env_of(fcgid, "/app/env/caf%C3%A9?x=1", headers={"Authorization": AUTH})
-    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/app", latin1("/env/café"), "x=1")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == (
+        "/app",
+        latin1("/env/café"),
+        "x=1",
+    )
     assert env["wsgi.run_once"] is False and env["fd0"] == "socket"
     assert env["HTTP_AUTHORIZATION"] == AUTH  # CGIPassAuth On in its <Directory>
     pids = {pid_of(fcgid, "/app/pid") for _ in range(5)}
@@ -535,7 +588,11 @@ def test_same_script_under_mod_cgid_is_cgi(fcgid):
     # mod_cgid hands the script a connected Unix socket as stdin: still CGI.
     first = env_of(fcgid, "/cgi-bin/app.cgi/env/x?y=1", method="POST", body=b"abc")
     assert first["fd0"] == "socket"
-    assert (first["SCRIPT_NAME"], first["PATH_INFO"], first["QUERY_STRING"]) == ("/cgi-bin/app.cgi", "/env/x", "y=1")
+    assert (first["SCRIPT_NAME"], first["PATH_INFO"], first["QUERY_STRING"]) == (
+        "/cgi-bin/app.cgi",
+        "/env/x",
+        "y=1",
+    )
     assert first["wsgi.run_once"] is True
     assert first["os.environ"]["REQUEST_METHOD"] == "POST"  # the request in the environment: CGI
     assert first["body"] == "abc"
@@ -544,10 +601,15 @@ def test_same_script_under_mod_cgid_is_cgi(fcgid):
 
 
 def test_same_script_under_mod_cgi_is_cgi(site):
-    with running(harness.Apache(site["cgi"], module="cgi", env={"PYTHONPATH": site["lib"]}, start_timeout=30)) as server:
+    with running(
+        harness.Apache(site["cgi"], module="cgi", env={"PYTHONPATH": site["lib"]}, start_timeout=30)
+    ) as server:
         first = env_of(server, "/cgi-bin/app.cgi/env/caf%C3%A9", method="POST", body=b"xyz")
         assert first["fd0"] == "pipe"
-        assert (first["SCRIPT_NAME"], first["PATH_INFO"]) == ("/cgi-bin/app.cgi", latin1("/env/café"))
+        assert (first["SCRIPT_NAME"], first["PATH_INFO"]) == (
+            "/cgi-bin/app.cgi",
+            latin1("/env/café"),
+        )
         assert first["wsgi.run_once"] is True and first["body"] == "xyz"
         assert env_of(server, "/cgi-bin/app.cgi/env")["pid"] != first["pid"]
 
@@ -601,8 +663,12 @@ def test_apache_stop_leaves_no_process(site):
         # apache2 -k stop: SIGTERM to the parent, which stops its children.
         conf = os.path.join(server.root, "httpd.conf")
         subprocess.run(
-            [harness.APACHE_BIN, "-k", "stop", "-f", conf], env=server._server_env(),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60, check=True,
+            [harness.APACHE_BIN, "-k", "stop", "-f", conf],
+            env=server._server_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+            check=True,
         )
         server.proc.wait(60)
         deadline = time.monotonic() + 20
@@ -630,7 +696,11 @@ def test_proxy_socket_mode_and_group(proxy):
 def test_proxy_get_script_name_and_path_info(proxy):
     # The app is mounted at /app/: SCRIPT_NAME /app, the rest in PATH_INFO.
     env = env_of(proxy, "/app/env/x?q=1&r=%20s", headers={"Authorization": AUTH})
-    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/app", "/env/x", "q=1&r=%20s")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == (
+        "/app",
+        "/env/x",
+        "q=1&r=%20s",
+    )
     assert env["REQUEST_URI"] == "/app/env/x?q=1&r=%20s"
     assert env["REQUEST_METHOD"] == "GET" and env["GATEWAY_INTERFACE"] == "CGI/1.1"
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(proxy.port))
@@ -645,14 +715,25 @@ def test_proxy_get_script_name_and_path_info(proxy):
 def test_proxy_post(proxy):
     body = "name=Ann+Lee&city=K%C3%B6ln".encode("ascii")
     env = env_of(
-        proxy, "/app/env/form", method="POST", body=body,
+        proxy,
+        "/app/env/form",
+        method="POST",
+        body=body,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    assert (env["REQUEST_METHOD"], env["CONTENT_LENGTH"], env["body"]) == ("POST", str(len(body)), body.decode("latin-1"))
+    assert (env["REQUEST_METHOD"], env["CONTENT_LENGTH"], env["body"]) == (
+        "POST",
+        str(len(body)),
+        body.decode("latin-1"),
+    )
     big = os.urandom(MB20)
     status, _, data = request(proxy.port, "POST", "/app/hash", body=big)
     assert status == 200, (data[:300], proxy.error_log()[-2000:])
-    assert json.loads(data) == {"length": MB20, "sha256": hashlib.sha256(big).hexdigest(), "pid": proxy.backend.pid}
+    assert json.loads(data) == {
+        "length": MB20,
+        "sha256": hashlib.sha256(big).hexdigest(),
+        "pid": proxy.backend.pid,
+    }
 
 
 def test_proxy_concurrent_clients(proxy):
@@ -708,7 +789,9 @@ FRAMEWORKS = {"flask": "Flask", "django": "Django"}
 
 def cookie_pairs(headers_list):
     """name=value of every Set-Cookie header, as a Cookie request header."""
-    return "; ".join(v.split(";", 1)[0].strip() for k, v in headers_list if k.lower() == "set-cookie")
+    return "; ".join(
+        v.split(";", 1)[0].strip() for k, v in headers_list if k.lower() == "set-cookie"
+    )
 
 
 def fw_request(server, method, path, body=None, headers=None):
@@ -727,7 +810,7 @@ def test_framework_page_and_links(fcgid, framework):
     script = "/fw/%s.fcgi" % framework
     status, headers, body = fw_request(fcgid, "GET", script + "/")
     assert status == 200, (body[:500], fcgid.error_log()[-3000:])
-    assert dict((k.lower(), v) for k, v in headers)["content-type"].startswith("text/html")
+    assert {k.lower(): v for k, v in headers}["content-type"].startswith("text/html")
     text = body.decode("utf-8")
     assert "Hello, stranger (%s)" % FRAMEWORKS[framework] in text
     assert 'href="%s/form"' % script in text
@@ -752,13 +835,22 @@ def test_framework_post_form(fcgid, framework):
         assert status == 200
         cookie = cookie_pairs(headers)
         assert cookie.startswith("csrftoken=")
-        fields["csrfmiddlewaretoken"] = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body.decode()).group(1)
+        fields["csrfmiddlewaretoken"] = re.search(
+            r'name="csrfmiddlewaretoken" value="([^"]+)"', body.decode()
+        ).group(1)
     status, headers, body = fw_request(
-        fcgid, "POST", script + "/form", body=urlencode(fields).encode(),
+        fcgid,
+        "POST",
+        script + "/form",
+        body=urlencode(fields).encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
     )
-    assert status == (302 if framework == "django" else 303), (status, body[:500], fcgid.error_log()[-3000:])
-    location = dict((k.lower(), v) for k, v in headers)["location"]
+    assert status == (302 if framework == "django" else 303), (
+        status,
+        body[:500],
+        fcgid.error_log()[-3000:],
+    )
+    location = {k.lower(): v for k, v in headers}["location"]
     assert urlsplit(location).path == script + "/hello/Ann"
     cookie = cookie_pairs(headers)
     status, _, body = fw_request(fcgid, "GET", script + "/hello/Ann", headers={"Cookie": cookie})
@@ -769,6 +861,7 @@ def test_framework_processes_are_kept_warm(fcgid):
     # Each script is its own mod_fcgid class, its processes started once and reused.
     for framework in FRAMEWORKS:
         assert fw_request(fcgid, "GET", "/fw/%s.fcgi/" % framework)[0] == 200
+
     def scripts(framework):
         return set(processes_running(os.path.join(fcgid.docroot, "fw", "%s.fcgi" % framework)))
 
@@ -787,19 +880,29 @@ def test_flask_through_mod_proxy_fcgi(site):
     sock = os.path.join(run, "flask.sock")
     argv = [("flask_app:app" if a == "myapp:app" else a) for a in readme_proxy_command(sock)]
     conf = PROXY_CONF.format(modules=harness.MODULES_DIR) + readme_proxy_conf(sock)
-    server = harness.Apache(site["cgi"], module="cgid", docroot=site["docroot"], extra_conf=conf, start_timeout=30)
+    server = harness.Apache(
+        site["cgi"], module="cgid", docroot=site["docroot"], extra_conf=conf, start_timeout=30
+    )
     with fcgi_backend(argv, site["fw"], sock), running(server):
         status, _, body = fw_request(server, "GET", "/app/")
         assert status == 200, (body[:500], server.error_log()[-2000:])
         assert "Hello, stranger (Flask)" in body.decode() and 'href="/app/form"' in body.decode()
         status, _, body = fw_request(server, "GET", "/app/links")
         links = json.loads(body)
-        assert (links["form"], links["script_root"], links["path"]) == ("/app/form", "/app", "/links")
+        assert (links["form"], links["script_root"], links["path"]) == (
+            "/app/form",
+            "/app",
+            "/links",
+        )
         assert links["external"] == "http://127.0.0.1:%d/app/" % server.port
         status, headers, _ = fw_request(
-            server, "POST", "/app/form", body=b"name=Ann", headers={"Content-Type": "application/x-www-form-urlencoded"},
+            server,
+            "POST",
+            "/app/form",
+            body=b"name=Ann",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert status == 303
-        assert urlsplit(dict((k.lower(), v) for k, v in headers)["location"]).path == "/app/hello/Ann"
+        assert urlsplit({k.lower(): v for k, v in headers}["location"]).path == "/app/hello/Ann"
         status, _, body = fw_request(server, "GET", "/app/hello/Zo%C3%AB")
         assert status == 200 and body.decode("utf-8").startswith("Hello, Zoë!")

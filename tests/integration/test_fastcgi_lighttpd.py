@@ -12,20 +12,29 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
-
 from fcgi_stack import (
-    HERE, LIGHTTPD, ROOT, lighttpd, pids_with, public_tempdir, python_env, readme_block, require, substitute,
+    HERE,
+    LIGHTTPD,
+    ROOT,
+    lighttpd,
+    pids_with,
+    public_tempdir,
+    python_env,
+    readme_block,
+    require,
+    substitute,
 )
 
 pytestmark = pytest.mark.integration
 
 HTTP_TIMEOUT = 120
-ONE_LINE = "#!/usr/bin/env -S python3 -m wsgicgi fcgi_app:app\n"  # the README's line, this test's app
+ONE_LINE = (
+    "#!/usr/bin/env -S python3 -m wsgicgi fcgi_app:app\n"  # the README's line, this test's app
+)
 
 
 @pytest.fixture(scope="module")

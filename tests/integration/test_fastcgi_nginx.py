@@ -14,18 +14,32 @@ import hashlib
 import http.client
 import json
 import os
+import shlex
 import shutil
 import subprocess
-import shlex
 import threading
 import time
 import urllib.parse
 
 import pytest
-
 from fcgi_stack import (
-    FCGIWRAP, NGINX, ROOT, SPAWN_FCGI, free_ports, listen_in_servers, listening_inode, nginx, public_tempdir,
-    readme_block, require, server_block, socket_inodes, spawn_fcgi, substitute, wsgicgi_argv, wsgicgi_fcgi,
+    FCGIWRAP,
+    NGINX,
+    ROOT,
+    SPAWN_FCGI,
+    free_ports,
+    listen_in_servers,
+    listening_inode,
+    nginx,
+    public_tempdir,
+    readme_block,
+    require,
+    server_block,
+    socket_inodes,
+    spawn_fcgi,
+    substitute,
+    wsgicgi_argv,
+    wsgicgi_fcgi,
 )
 
 pytestmark = pytest.mark.integration
@@ -64,13 +78,18 @@ class Stack:
         self.web = web  # nginx
 
     def logs(self):
-        return "--- wsgicgi:\n%s\n--- nginx:\n%s" % (self.server.log()[-4000:], self.web.error_log()[-4000:])
-
+        return "--- wsgicgi:\n%s\n--- nginx:\n%s" % (
+            self.server.log()[-4000:],
+            self.web.error_log()[-4000:],
+        )
 
 
 def spawn_replacements(socket_path, command):
     """What the README's spawn-fcgi line names, for this machine."""
-    out = {README_SOCKET: socket_path, "/srv/www/venv/bin/wsgicgi": " ".join(map(shlex.quote, wsgicgi_argv()))}
+    out = {
+        README_SOCKET: socket_path,
+        "/srv/www/venv/bin/wsgicgi": " ".join(map(shlex.quote, wsgicgi_argv())),
+    }
     if os.geteuid() != 0:
         out["-G www-data "] = ""
     out["myapp:app"] = command
@@ -85,7 +104,9 @@ def single(request, folder):
     keep = request.param == "keep_conn"
     with wsgicgi_fcgi(folder, ["fcgi_app:app"], name="single-" + request.param) as server:
         (port,) = free_ports(1)
-        text = listen_in_servers(substitute(app_block(keep), {README_SOCKET: server.socket_path}), [port])
+        text = listen_in_servers(
+            substitute(app_block(keep), {README_SOCKET: server.socket_path}), [port]
+        )
         with nginx(text, [port]) as web:
             stack = Stack(server, web)
             stack.keep = keep
@@ -104,7 +125,7 @@ def fetch(port, path, method="GET", body=None, headers=None, timeout=HTTP_TIMEOU
 
 
 def get_json(stack, path, **kw):
-    status, headers, body = fetch(stack.web.port, path, **kw)
+    status, _headers, body = fetch(stack.web.port, path, **kw)
     assert status == 200, (status, body[:300], stack.logs())
     return json.loads(body)
 
@@ -129,22 +150,36 @@ def test_utf8_path_info_arrives_as_bytes_in_latin1(single):
     quoted = urllib.parse.quote(UTF8_PATH.encode("utf-8"))
     env = get_json(single, quoted)
     # nginx decodes the URI; PATH_INFO holds its UTF-8 bytes, one latin-1 character each.
-    assert env["PATH_INFO"] == UTF8_PATH[len("/app"):].encode("utf-8").decode("latin-1")
+    assert env["PATH_INFO"] == UTF8_PATH[len("/app") :].encode("utf-8").decode("latin-1")
     assert env["SCRIPT_NAME"] == "/app"
     assert env["REQUEST_URI"] == quoted
 
 
 def test_post_small_and_large(single):
-    env = get_json(single, "/app/env/form", method="POST", body=b"a=1&b=\xe9",
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    env = get_json(
+        single,
+        "/app/env/form",
+        method="POST",
+        body=b"a=1&b=\xe9",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert env["REQUEST_METHOD"] == "POST"
     assert env["CONTENT_TYPE"] == "application/x-www-form-urlencoded"
     assert env["CONTENT_LENGTH"] == "7"
     assert env["body"] == "a=1&b=\xe9"
     body = os.urandom(5 << 20)
-    answer = get_json(single, "/app/hash", method="POST", body=body,
-                      headers={"Content-Type": "application/octet-stream"})
-    assert answer == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(), "content_length": len(body)}
+    answer = get_json(
+        single,
+        "/app/hash",
+        method="POST",
+        body=body,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert answer == {
+        "length": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "content_length": len(body),
+    }
 
 
 def test_chunked_request_body_reaches_the_app_whole(single):
@@ -154,7 +189,11 @@ def test_chunked_request_body_reaches_the_app_whole(single):
     body = b"".join(pieces)
     # An iterable without a length: http.client sends it chunked.
     answer = get_json(single, "/app/hash", method="POST", body=iter(pieces))
-    assert answer == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(), "content_length": len(body)}
+    assert answer == {
+        "length": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "content_length": len(body),
+    }
 
 
 def test_head_has_headers_and_no_body_then_the_connection_goes_on(single):
@@ -191,7 +230,9 @@ def test_keep_conn_reuses_the_connection_and_without_it_each_request_has_its_own
         assert len(set(seen)) == len(seen), seen
 
 
-def test_client_leaving_mid_download_closes_the_iterable_and_the_next_request_is_served(single, folder):
+def test_client_leaving_mid_download_closes_the_iterable_and_the_next_request_is_served(
+    single, folder
+):
     marker = os.path.join(folder, "closed-%s" % ("keep" if single.keep else "nokeep"))
     before = single.server.log()
     total = 1 << 30
@@ -214,7 +255,7 @@ def test_client_leaving_mid_download_closes_the_iterable_and_the_next_request_is
     env = get_json(single, "/app/env/next")
     assert env["PATH_INFO"] == "/env/next"
     assert env["pid"] == single.server.pids[0]
-    new = single.server.log()[len(before):]
+    new = single.server.log()[len(before) :]
     lines = [line for line in new.splitlines() if line.strip()]
     assert len(lines) == 1, new
     assert "went away" in lines[0] or "closed" in lines[0], lines
@@ -232,12 +273,16 @@ def many(request, folder):
     keep = "no_keep_conn" not in request.param
     path = os.path.join(folder, "%s.sock" % request.param)
     if request.param.startswith("spawn-fcgi"):
-        started = spawn_fcgi(folder, spawn_line(), spawn_replacements(path, "fcgi_app:app"), name=request.param)
+        started = spawn_fcgi(
+            folder, spawn_line(), spawn_replacements(path, "fcgi_app:app"), name=request.param
+        )
     else:
         started = wsgicgi_fcgi(folder, ["fcgi_app:app", "--threads", "4"], name=request.param)
     with started as server:
         (port,) = free_ports(1)
-        text = listen_in_servers(substitute(app_block(keep), {README_SOCKET: server.socket_path}), [port])
+        text = listen_in_servers(
+            substitute(app_block(keep), {README_SOCKET: server.socket_path}), [port]
+        )
         with nginx(text, [port]) as web:
             stack = Stack(server, web)
             stack.kind = request.param
@@ -304,11 +349,17 @@ def fcgiwrap_block(marker):
 
 def git_env(home):
     env = dict(os.environ)
-    env.update({
-        "HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
-        "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.test",
-        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.test",
-    })
+    env.update(
+        {
+            "HOME": home,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_AUTHOR_NAME": "Test",
+            "GIT_AUTHOR_EMAIL": "test@example.test",
+            "GIT_COMMITTER_NAME": "Test",
+            "GIT_COMMITTER_EMAIL": "test@example.test",
+        }
+    )
     return env
 
 
@@ -316,7 +367,12 @@ def git(home, *args, cwd=None, env=None, timeout=300):
     environ = git_env(home)
     environ.update(env or {})
     done = subprocess.run(
-        [GIT] + list(args), cwd=cwd, env=environ, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+        [GIT, *list(args)],
+        cwd=cwd,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
     )
     assert done.returncode == 0, (args, done.stdout.decode()[-2000:], done.stderr.decode()[-4000:])
     return done.stdout.decode()
@@ -350,11 +406,16 @@ def git_site(folder):
         f.write(REPO_DESC + "\n")
     cgitrc = os.path.join(top, "cgitrc")
     with open(cgitrc, "w") as f:
-        f.write("cache-size=0\nvirtual-root=/\nrepo.url=demo\nrepo.path=%s\nrepo.desc=%s\n" % (bare, REPO_DESC))
+        f.write(
+            "cache-size=0\nvirtual-root=/\nrepo.url=demo\nrepo.path=%s\nrepo.desc=%s\n"
+            % (bare, REPO_DESC)
+        )
 
     def replacements(name, cgi_dir):
-        out = {FCGIWRAP_SOCKET: os.path.join(top, name + ".sock"),
-               "/srv/www/venv/bin/wsgicgi": " ".join(map(shlex.quote, wsgicgi_argv()))}
+        out = {
+            FCGIWRAP_SOCKET: os.path.join(top, name + ".sock"),
+            "/srv/www/venv/bin/wsgicgi": " ".join(map(shlex.quote, wsgicgi_argv())),
+        }
         if os.geteuid() != 0:
             out["-G www-data "] = ""
         if cgi_dir != "/usr/lib/cgit":
@@ -362,26 +423,41 @@ def git_site(folder):
         return out
 
     line = fcgiwrap_spawn_line("--cgi-dir /usr/lib/cgit")
-    with spawn_fcgi(top, line, replacements("cgit", "/usr/lib/cgit"), name="cgit") as cgit_server:
-        with spawn_fcgi(top, line, replacements("git", "/usr/lib/git-core"), name="git") as git_server:
-            cgit_location = substitute(fcgiwrap_block(CGIT), {
+    with (
+        spawn_fcgi(top, line, replacements("cgit", "/usr/lib/cgit"), name="cgit") as cgit_server,
+        spawn_fcgi(top, line, replacements("git", "/usr/lib/git-core"), name="git") as git_server,
+    ):
+        cgit_location = substitute(
+            fcgiwrap_block(CGIT),
+            {
                 FCGIWRAP_SOCKET: cgit_server.socket_path,
                 # cgit's configuration: one more parameter (the scripts get
                 # the web server's parameters, as under fcgiwrap).
-                "    include fastcgi_params;\n": "    include fastcgi_params;\n    fastcgi_param CGIT_CONFIG %s;\n" % cgitrc,
-            })
-            git_location = substitute(fcgiwrap_block(GIT_HTTP_BACKEND), {
-                FCGIWRAP_SOCKET: git_server.socket_path, "/srv/git": projects,
-            })
-            (port,) = free_ports(1)
-            with nginx(server_block(port, cgit_location + git_location), [port]) as web:
-                site = GitSite()
-                site.web, site.home, site.top, site.bare = web, home, top, bare
-                site.servers = (cgit_server, git_server)
-                site.url = "http://127.0.0.1:%d/git/demo.git" % port
-                site.logs = lambda: "--- wsgicgi:\n%s\n--- nginx:\n%s" % (
-                    cgit_server.log()[-3000:] + git_server.log()[-3000:], web.error_log()[-4000:])
-                yield site
+                "    include fastcgi_params;\n": "    include fastcgi_params;\n    fastcgi_param CGIT_CONFIG %s;\n"
+                % cgitrc,
+            },
+        )
+        git_location = substitute(
+            fcgiwrap_block(GIT_HTTP_BACKEND),
+            {
+                FCGIWRAP_SOCKET: git_server.socket_path,
+                "/srv/git": projects,
+            },
+        )
+        (port,) = free_ports(1)
+        with nginx(server_block(port, cgit_location + git_location), [port]) as web:
+            site = GitSite()
+            site.web, site.home, site.top, site.bare = web, home, top, bare
+            site.servers = (cgit_server, git_server)
+            site.url = "http://127.0.0.1:%d/git/demo.git" % port
+            site.logs = lambda: (
+                "--- wsgicgi:\n%s\n--- nginx:\n%s"
+                % (
+                    cgit_server.log()[-3000:] + git_server.log()[-3000:],
+                    web.error_log()[-4000:],
+                )
+            )
+            yield site
 
 
 def test_cgit_renders_the_repository_list_and_summary(git_site):
@@ -416,8 +492,17 @@ def test_git_clone_and_push_through_git_http_backend(git_site):
     git(home, "add", ".", cwd=dest)
     git(home, "commit", "-q", "-m", "four MiB of random data", cwd=dest)
     trace = os.path.join(top, "push-trace.log")
-    git(home, "-c", "http.postBuffer=65536", "push", "-q", "origin", "main", cwd=dest,
-        env={"GIT_TRACE_CURL": trace, "GIT_TRACE_CURL_NO_DATA": "1"})
+    git(
+        home,
+        "-c",
+        "http.postBuffer=65536",
+        "push",
+        "-q",
+        "origin",
+        "main",
+        cwd=dest,
+        env={"GIT_TRACE_CURL": trace, "GIT_TRACE_CURL_NO_DATA": "1"},
+    )
     with open(trace, encoding="utf-8", errors="replace") as f:
         sent = f.read()
     assert "Transfer-Encoding: chunked" in sent, sent[-3000:]
@@ -429,7 +514,7 @@ def test_git_clone_and_push_through_git_http_backend(git_site):
     for name, digest in digests.items():
         with open(os.path.join(again, name), "rb") as f:
             assert hashlib.sha256(f.read()).hexdigest() == digest
-    assert "POST /git/demo.git/git-receive-pack HTTP/1.1\" 200" in git_site.web.access_log()
+    assert 'POST /git/demo.git/git-receive-pack HTTP/1.1" 200' in git_site.web.access_log()
 
 
 MARKER_SCRIPT = """\
@@ -473,9 +558,13 @@ def plain(request, folder):
     else:
         replacements["/srv/www/venv/bin/wsgicgi fcgi --cgi-dir /srv/www/cgi-bin"] = FCGIWRAP
     with spawn_fcgi(top, line, replacements, name="wrap") as server:
-        readme = substitute(fcgiwrap_block("location /cgi-bin/"), {
-            FCGIWRAP_SOCKET: server.socket_path, "root /srv/www;": "root %s;" % www,
-        })
+        readme = substitute(
+            fcgiwrap_block("location /cgi-bin/"),
+            {
+                FCGIWRAP_SOCKET: server.socket_path,
+                "root /srv/www;": "root %s;" % www,
+            },
+        )
         careless = (
             "location / {\n"
             "    include fastcgi_params;\n"
@@ -504,8 +593,13 @@ def test_plain_cgi_bin_with_the_fcgiwrap_location(plain):
     assert text.startswith("Hello, nginx, from a shell script.\n"), text
     assert "SCRIPT_NAME=/cgi-bin/hello.sh\n" in text
     assert "QUERY_STRING=name=nginx\n" in text
-    status, _, body = fetch(plain.ports[0], "/cgi-bin/hello.sh", method="POST", body=b"x=1&y=2",
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status, _, body = fetch(
+        plain.ports[0],
+        "/cgi-bin/hello.sh",
+        method="POST",
+        body=b"x=1&y=2",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 200, (status, body, plain.logs())
     assert body.decode().endswith("CONTENT_LENGTH=7\n--- body ---\nx=1&y=2\n"), body
 
@@ -545,7 +639,7 @@ def test_script_filename_outside_the_folder_is_refused_and_nothing_runs(plain, c
     deadline = time.monotonic() + 10
     while len(stderr_lines(plain.web)) == len(before) and time.monotonic() < deadline:
         time.sleep(0.05)
-    new = stderr_lines(plain.web)[len(before):]
+    new = stderr_lines(plain.web)[len(before) :]
     assert len(new) == 1, new
     assert "%d:" % code in new[0], new
     # And the folder's own script still runs.

@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-
 from wsgi_servers import download_watching_rss, open_in, request, serving, upload_echoed
 
 pytestmark = pytest.mark.integration
@@ -25,7 +24,9 @@ def server(request):
     # found empty after every request.
     tmpdir = tempfile.mkdtemp(prefix="wsgicgi-hold-")
     try:
-        with serving(request.param, "host_app:app", env={"CGI_TIMEOUT": "2", "TMPDIR": tmpdir}) as server:
+        with serving(
+            request.param, "host_app:app", env={"CGI_TIMEOUT": "2", "TMPDIR": tmpdir}
+        ) as server:
             server.tmpdir = tmpdir
             server.kind = request.param
             yield server
@@ -56,13 +57,15 @@ def test_get(server):
 
 
 def test_path_info_and_query(server):
-    status, _, body = request(server, "GET", "/sub/deep.sh/a%20b/c?x=1")
+    _status, _, body = request(server, "GET", "/sub/deep.sh/a%20b/c?x=1")
     assert body == b"SCRIPT_NAME=/sub/deep.sh PATH_INFO=/a b/c\n"
 
 
 def test_20_mb_post_echoed(server):
     data = os.urandom(20 * 1024 * 1024)
-    status, _, body = request(server, "POST", "/echo.pl", body=data, headers={"Content-Type": "application/octet-stream"})
+    status, _, body = request(
+        server, "POST", "/echo.pl", body=data, headers={"Content-Type": "application/octet-stream"}
+    )
     assert status == 200
     assert hashlib.sha256(body).hexdigest() == hashlib.sha256(data).hexdigest()
 
@@ -88,7 +91,7 @@ def test_200_mb_download_streams_with_bounded_server_memory(server):
 
 def test_timeout_is_504(server):
     started = time.monotonic()
-    status, _, body = request(server, "GET", "/slow.sh")
+    status, _, _body = request(server, "GET", "/slow.sh")
     assert status == 504 and time.monotonic() - started < 15
     assert "no output for 2 seconds" in server.log()
 
@@ -137,14 +140,19 @@ def test_20_mb_echoed_while_read_with_bounded_memory_and_no_file_left(server, du
     # cat.sh echoes as it reads: its output is held back (1 MiB in memory,
     # the rest in a temporary file) until the client has sent it all.
     size = 20 * 1024 * 1024
-    status, total, same, growth, spilled = upload_echoed(server.port, "/cat.sh", size, server.tree, server.tmpdir, duplex)
+    status, total, same, growth, spilled = upload_echoed(
+        server.port, "/cat.sh", size, server.tree, server.tmpdir, duplex
+    )
     assert (status, total, same) == (200, size, True)
     assert spilled, "the held output should have gone to a file in TMPDIR"
     # waitress buffers the request and the response itself (15-21 MB here
     # before issue 11's change too); the others hold 1 MiB of it at most.
     bound = 48 if server.kind == "waitress" else 16
     assert growth < bound * 1024, "server RSS grew by %d KiB" % growth
-    assert wait_for(lambda: nothing_left(server)), (os.listdir(server.tmpdir), open_in(server.tree(), server.tmpdir))
+    assert wait_for(lambda: nothing_left(server)), (
+        os.listdir(server.tmpdir),
+        open_in(server.tree(), server.tmpdir),
+    )
 
 
 # 1 GiB under gunicorn gthread only (the 20 MB test covers the others).
@@ -158,7 +166,10 @@ def test_1_gib_echoed_with_bounded_memory_and_no_file_left(server, duplex):
     assert (status, total, same) == (200, size, True)
     assert spilled
     assert growth < 16 * 1024, "server RSS grew by %d KiB" % growth
-    assert wait_for(lambda: nothing_left(server)), (os.listdir(server.tmpdir), open_in(server.tree(), server.tmpdir))
+    assert wait_for(lambda: nothing_left(server)), (
+        os.listdir(server.tmpdir),
+        open_in(server.tree(), server.tmpdir),
+    )
 
 
 def test_client_gone_before_reading_the_held_output_leaves_no_file(server):
@@ -169,5 +180,8 @@ def test_client_gone_before_reading_the_held_output_leaves_no_file(server):
         sock.sendall(bytes(size))
     finally:
         sock.close()  # without reading a byte
-    assert wait_for(lambda: nothing_left(server), 30), (os.listdir(server.tmpdir), open_in(server.tree(), server.tmpdir))
+    assert wait_for(lambda: nothing_left(server), 30), (
+        os.listdir(server.tmpdir),
+        open_in(server.tree(), server.tmpdir),
+    )
     assert request(server, "GET", "/hello.sh")[2] == b"hello from sh\n"

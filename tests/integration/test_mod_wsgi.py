@@ -15,9 +15,9 @@ import threading
 import time
 
 import pytest
+from wsgi_servers import download_watching_rss, is_watchdog, open_in, request, upload_echoed
 
 from scripts.harness import apache as harness
-from wsgi_servers import download_watching_rss, is_watchdog, open_in, request, upload_echoed
 
 pytestmark = pytest.mark.integration
 
@@ -114,10 +114,8 @@ class Site:
         for pid in self.tree():
             info = _stat(pid)
             if info and (info[0] != "apache2" or info[1] == "Z") and not is_watchdog(pid):
-                out.append((pid,) + info)
+                out.append((pid, *info))
         return out
-
-
 
 
 class _Apache(harness.Apache):
@@ -219,7 +217,10 @@ def test_get_with_path_info_and_query(site):
     # Only its three pipes (and the fd listing /proc/self/fd): no socket or
     # log file of httpd's leaks into the script.
     assert env["_fds"] == [0, 1, 2, 3]
-    assert call(site, "GET", "/cgi/sub/deep.sh/x?q")[2] == b"SCRIPT_NAME=/cgi/sub/deep.sh PATH_INFO=/x\n"
+    assert (
+        call(site, "GET", "/cgi/sub/deep.sh/x?q")[2]
+        == b"SCRIPT_NAME=/cgi/sub/deep.sh PATH_INFO=/x\n"
+    )
 
 
 def test_several_mb_post_echoed_intact(site):
@@ -259,7 +260,9 @@ def test_200_mb_download_streams_with_bounded_server_memory(site):
     def httpd_processes():
         return [pid for pid in site.tree() if (_stat(pid) or ("",))[0] == "apache2"]
 
-    status, total, digest, growth = download_watching_rss(site.port, "/cgi/big200.sh", httpd_processes)
+    status, total, digest, growth = download_watching_rss(
+        site.port, "/cgi/big200.sh", httpd_processes
+    )
     assert (status, total) == (200, size)
     assert digest == hashlib.sha256(bytes(size)).hexdigest()
     assert growth < 64 * 1024, "httpd processes' RSS grew by %d KiB" % growth
@@ -275,11 +278,15 @@ def test_20_mb_echoed_while_read_with_bounded_memory_and_no_file_left(site, dupl
     def httpd_processes():
         return [pid for pid in site.tree() if (_stat(pid) or ("",))[0] == "apache2"]
 
-    status, total, same, growth, spilled = upload_echoed(site.port, "/cgi/cat.sh", size, httpd_processes, site.tmpdir, duplex)
+    status, total, same, growth, spilled = upload_echoed(
+        site.port, "/cgi/cat.sh", size, httpd_processes, site.tmpdir, duplex
+    )
     assert (status, total, same) == (200, size, True)
     assert spilled, "the held output should have gone to a file in TMPDIR"
     assert growth < 16 * 1024, "httpd processes' RSS grew by %d KiB" % growth
-    assert _wait_for(lambda: not os.listdir(site.tmpdir) and not open_in(site.tree(), site.tmpdir), 10), (
+    assert _wait_for(
+        lambda: not os.listdir(site.tmpdir) and not open_in(site.tree(), site.tmpdir), 10
+    ), (
         os.listdir(site.tmpdir),
         open_in(site.tree(), site.tmpdir),
     )
@@ -308,11 +315,17 @@ def test_stderr_goes_to_the_error_log(site):
         return [line.split("] ")[-1] for line in lines if "stderr.sh: " in line]
 
     assert _wait_for(lambda: len(logged()) >= 3, 5), site.log()[-2000:]
-    expected = ["stderr.sh: first warning", "stderr.sh: second warning", "stderr.sh: third without newline"]
+    expected = [
+        "stderr.sh: first warning",
+        "stderr.sh: second warning",
+        "stderr.sh: third without newline",
+    ]
     assert logged()[-3:] == expected
     # The mode is the one configured: the pid that logged is a daemon
     # process (display-name) or one of mpm_event's own workers.
-    line = [line for line in site.log().splitlines() if line.endswith("stderr.sh: first warning")][-1]
+    line = [line for line in site.log().splitlines() if line.endswith("stderr.sh: first warning")][
+        -1
+    ]
     pid = int(line.split("[pid ")[1].split(":")[0])
     with open("/proc/%d/cmdline" % pid, "rb") as f:
         argv0 = f.read().split(b"\0")[0].strip()  # mod_wsgi pads it with spaces
@@ -324,7 +337,9 @@ def test_exit_status_reaches_the_host(site):
     # (were SIGCHLD ignored there, children would be reaped behind our back).
     status, _, body = call(site, "GET", "/cgi/die_midway.sh")
     assert (status, body) == (200, b"partial")
-    assert _wait_for(lambda: "die_midway.sh: killed by signal SIGKILL" in site.log(), 5), site.log()[-2000:]
+    assert _wait_for(lambda: "die_midway.sh: killed by signal SIGKILL" in site.log(), 5), (
+        site.log()[-2000:]
+    )
 
 
 def test_concurrent_clients_each_get_their_own_answer(site):
@@ -339,8 +354,11 @@ def test_concurrent_clients_each_get_their_own_answer(site):
             else:
                 status, _, body = call(site, "GET", "/cgi/env.py/client%d?n=%d" % (n, n))
                 env = json.loads(body)
-                results[n] = status == 200 and (env["PATH_INFO"], env["QUERY_STRING"]) == ("/client%d" % n, "n=%d" % n)
-        except Exception as exc:  # noqa: BLE001 - reported in the assertion
+                results[n] = status == 200 and (env["PATH_INFO"], env["QUERY_STRING"]) == (
+                    "/client%d" % n,
+                    "n=%d" % n,
+                )
+        except Exception as exc:
             results[n] = repr(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
@@ -348,7 +366,7 @@ def test_concurrent_clients_each_get_their_own_answer(site):
         thread.start()
     for thread in threads:
         thread.join(90)
-    assert results == {n: True for n in range(16)}
+    assert results == dict.fromkeys(range(16), True)
 
 
 def test_scripts_start_with_default_signal_state(site):
@@ -367,7 +385,13 @@ def test_scripts_start_with_default_signal_state(site):
 def test_no_zombies_or_leftovers_after_requests(site):
     # A mix of endings: normal, failing, killed by the timeout, and a client
     # that hangs up in the middle of a download.
-    for path in ("/cgi/hello.sh", "/cgi/stderr.sh", "/cgi/die_midway.sh", "/cgi/nope.sh", "/cgi/slow.sh"):
+    for path in (
+        "/cgi/hello.sh",
+        "/cgi/stderr.sh",
+        "/cgi/die_midway.sh",
+        "/cgi/nope.sh",
+        "/cgi/slow.sh",
+    ):
         call(site, "GET", path)
     connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=60)
     connection.request("GET", "/cgi/big200.sh")
@@ -391,7 +415,9 @@ def test_scripts_end_with_a_daemon_process_that_is_restarted(mod_wsgi_available)
     # with nobody left to enforce their timeout.
     conf = "WSGIDaemonProcess wsgicgi processes=1 threads=4 shutdown-timeout=1\nWSGIProcessGroup wsgicgi\n"
     with serving("daemon", conf, timeout=60) as site:
-        client = threading.Thread(target=lambda: _quietly(call, site, "GET", "/cgi/slow.sh", timeout=30))
+        client = threading.Thread(
+            target=lambda: _quietly(call, site, "GET", "/cgi/slow.sh", timeout=30)
+        )
         client.start()
         left = []
         try:
@@ -412,5 +438,5 @@ def test_scripts_end_with_a_daemon_process_that_is_restarted(mod_wsgi_available)
 def _quietly(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
-    except Exception:  # noqa: BLE001 - the request may fail with its daemon
+    except Exception:
         return None

@@ -22,8 +22,7 @@ import sys
 import time
 
 import pytest
-
-from nginx_proxy import available, nginx_proxy, free_ports, public_tempdir, readme_location, running
+from nginx_proxy import available, free_ports, nginx_proxy, public_tempdir, readme_location, running
 
 pytestmark = pytest.mark.integration
 
@@ -51,15 +50,28 @@ def console(name, module):
 
 def gunicorn_cgidirectory(port, site):
     # README: gunicorn -w 4 -b 127.0.0.1:8000 "wsgicgi:CGIDirectory('cgi-bin')"
-    return console("gunicorn", "gunicorn") + [
-        "-w", "2", "-b", "127.0.0.1:%d" % port, "wsgicgi:CGIDirectory('cgi-bin', timeout=%d)" % TIMEOUT,
+    return [
+        *console("gunicorn", "gunicorn"),
+        "-w",
+        "2",
+        "-b",
+        "127.0.0.1:%d" % port,
+        "wsgicgi:CGIDirectory('cgi-bin', timeout=%d)" % TIMEOUT,
     ]
 
 
 def gunicorn_make_app(port, site):
     # README: gunicorn -w 4 -k gthread --threads 8 "wsgicgi.serve:make_app(...)"
-    return console("gunicorn", "gunicorn") + [
-        "-w", "2", "-k", "gthread", "--threads", "4", "-b", "127.0.0.1:%d" % port,
+    return [
+        *console("gunicorn", "gunicorn"),
+        "-w",
+        "2",
+        "-k",
+        "gthread",
+        "--threads",
+        "4",
+        "-b",
+        "127.0.0.1:%d" % port,
         "wsgicgi.serve:make_app(timeout=%d)" % TIMEOUT,
     ]
 
@@ -69,16 +81,29 @@ def waitress_make_app(port, site):
     #   --call wsgicgi.serve:make_app, plus --trusted-proxy=127.0.0.1
     #   --trusted-proxy-headers="x-forwarded-for x-forwarded-proto".
     # nginx_site:make_app is make_app with SITE_TIMEOUT: --call passes no arguments.
-    return console("waitress-serve", "waitress") + [
-        "--listen=127.0.0.1:%d" % port, "--threads=8", "--outbuf-high-watermark=1048576",
-        "--trusted-proxy=127.0.0.1", "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto",
-        "--call", "nginx_site:make_app",
+    return [
+        *console("waitress-serve", "waitress"),
+        "--listen=127.0.0.1:%d" % port,
+        "--threads=8",
+        "--outbuf-high-watermark=1048576",
+        "--trusted-proxy=127.0.0.1",
+        "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto",
+        "--call",
+        "nginx_site:make_app",
     ]
 
 
 def wsgicgi_serve(port, site):
-    return console("wsgicgi", "wsgicgi") + [
-        "serve", str(port), "-d", site, "--timeout", str(TIMEOUT), "--trusted-proxy", "127.0.0.1",
+    return [
+        *console("wsgicgi", "wsgicgi"),
+        "serve",
+        str(port),
+        "-d",
+        site,
+        "--timeout",
+        str(TIMEOUT),
+        "--trusted-proxy",
+        "127.0.0.1",
     ]
 
 
@@ -146,9 +171,12 @@ def stack(request, site):
         "PYTHONPATH": os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")])),
         "SITE_TIMEOUT": str(TIMEOUT),
     }
-    with running(kind.command(port, site), port, cwd=site, env=env, name=request.param) as backend:
-        with nginx_proxy(readme_location(os.path.join(ROOT, "README.md")), port) as proxy:
-            yield Stack(request.param, kind, backend, proxy)
+    readme = os.path.join(ROOT, "README.md")
+    with (
+        running(kind.command(port, site), port, cwd=site, env=env, name=request.param) as backend,
+        nginx_proxy(readme_location(readme), port) as proxy,
+    ):
+        yield Stack(request.param, kind, backend, proxy)
 
 
 def connect(stack, tls):
@@ -157,7 +185,10 @@ def connect(stack, tls):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
         return http.client.HTTPSConnection(
-            "127.0.0.1", stack.proxy.https_port, timeout=HTTP_TIMEOUT, context=context,
+            "127.0.0.1",
+            stack.proxy.https_port,
+            timeout=HTTP_TIMEOUT,
+            context=context,
             source_address=(CLIENT, 0),
         )
     return http.client.HTTPConnection(
@@ -204,7 +235,9 @@ def test_plain_http_is_http_even_if_the_client_claims_https(stack):
     """Over plain HTTP the README's block overrides a client's own
     X-Forwarded-Proto with $scheme: no backend shows HTTPS, and a forged
     X-Forwarded-For never becomes REMOTE_ADDR."""
-    env = script_env(stack, tls=False, headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "6.6.6.6"})
+    env = script_env(
+        stack, tls=False, headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "6.6.6.6"}
+    )
     check_common(stack, env, tls=False)
     assert "HTTPS" not in env
     assert env["REQUEST_SCHEME"] == "http"
@@ -230,7 +263,10 @@ def test_tls_terminated_by_nginx(stack):
 def test_post_of_several_megabytes_reaches_the_script_intact(stack):
     body = os.urandom(8 << 20)
     status, headers, answer = fetch(
-        stack, stack.url("echo.pl"), method="POST", body=body,
+        stack,
+        stack.url("echo.pl"),
+        method="POST",
+        body=body,
         headers={"Content-Type": "application/octet-stream"},
     )
     assert status != 413, (

@@ -14,7 +14,6 @@ would fail.
 """
 
 import io
-import json
 import os
 import secrets
 import socket
@@ -23,8 +22,8 @@ import sys
 import textwrap
 
 import pytest
-
 from wsgi_servers import serving
+
 from wsgicgi import CGIDirectory, CGIScript
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,10 @@ SCRIPTS = {
     # Dumps its environment to stderr (the server's log), then fails: 502.
     "crash.sh": ("#!/bin/sh\nenv >&2\necho crash.sh dumped its environment >&2\nexit 7\n", 0o755),
     "slow.sh": ("#!/bin/sh\nenv >&2\nexec sleep 30\n", 0o755),  # 504
-    "huge.sh": ("#!/bin/sh\nprintf 'X: '\nhead -c 70000 /dev/zero | tr '\\0' x\nprintf '\\n\\n'\n", 0o755),  # 502
+    "huge.sh": (
+        "#!/bin/sh\nprintf 'X: '\nhead -c 70000 /dev/zero | tr '\\0' x\nprintf '\\n\\n'\n",
+        0o755,
+    ),  # 502
     "badhead.sh": ("#!/bin/sh\nprintf 'Status: nonsense\\n\\n'\n", 0o755),  # 502
     "loop.sh": ("#!/bin/sh\nprintf 'Location: /loop.sh\\n\\n'\n", 0o755),  # 500: redirect loop
     "noexec.sh": ("#!/bin/sh\necho never\n", 0o644),  # 403
@@ -93,7 +95,10 @@ def cgi_root(tmp_path_factory):
 def exchange(port, target, headers=b""):
     """The raw bytes of a whole HTTP exchange (status line, headers, body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n" % (target.encode(), headers))
+        sock.sendall(
+            b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n"
+            % (target.encode(), headers)
+        )
         chunks = []
         while True:
             data = sock.recv(65536)
@@ -143,7 +148,11 @@ def test_no_script_no_error_page_and_no_log_line_shows_the_secret(server, token)
 
 def test_a_client_cannot_ask_for_it(server, token):
     # Headers named like the secret arrive as HTTP_..., never as the variable.
-    raw = exchange(server.port, "/env.sh?%s=1" % NAME, b"%s: x\r\nProxy: http://evil/\r\n" % NAME.replace("_", "-").encode())
+    raw = exchange(
+        server.port,
+        "/env.sh?%s=1" % NAME,
+        b"%s: x\r\nProxy: http://evil/\r\n" % NAME.replace("_", "-").encode(),
+    )
     assert status_of(raw) == 200
     body = raw.split(b"\r\n\r\n", 1)[1]
     assert token.encode() not in raw
@@ -253,7 +262,12 @@ def test_gateway_error_pages_and_log_never_show_it(tmp_path, token, app, extra, 
     if debug:
         env["WSGICGI_DEBUG"] = debug
     done = subprocess.run(
-        [sys.executable, "-m", "wsgicgi", app], env=env, cwd=str(tmp_path), input=b"", capture_output=True, timeout=60
+        [sys.executable, "-m", "wsgicgi", app],
+        env=env,
+        cwd=str(tmp_path),
+        input=b"",
+        capture_output=True,
+        timeout=60,
     )
     assert done.stdout.startswith(b"Status: " + (status or "200").encode()), done.stdout[:200]
     assert done.stderr, "the failure is logged"

@@ -22,7 +22,6 @@ import threading
 import time
 
 import pytest
-
 from wsgi_servers import is_watchdog
 
 pytestmark = pytest.mark.integration
@@ -153,7 +152,9 @@ class Server:
         kwargs = {"stdout": subprocess.PIPE, "stderr": self.log}
         if stream == "stderr":
             kwargs = {"stdout": self.log, "stderr": subprocess.PIPE}
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, start_new_session=True, **kwargs
+        )
         self.pipe = self.proc.stdout if stream == "stdout" else self.proc.stderr
         self.banner = b""
         deadline = time.monotonic() + START_TIMEOUT
@@ -162,7 +163,9 @@ class Server:
             left = deadline - time.monotonic()
             if left <= 0 or self.proc.poll() is not None:
                 self.stop()
-                raise AssertionError("server did not start: %r\n%s" % (self.banner, self.log_text()))
+                raise AssertionError(
+                    "server did not start: %r\n%s" % (self.banner, self.log_text())
+                )
             ready, _, _ = select.select([self.pipe], [], [], min(left, 0.5))
             if ready:
                 chunk = os.read(self.pipe.fileno(), 4096)
@@ -206,7 +209,7 @@ class Server:
 
 
 def start_serve(directory, *args, env=None):
-    argv = [sys.executable, "-m", "wsgicgi", "serve", "0", "-d", directory] + list(args)
+    argv = [sys.executable, "-m", "wsgicgi", "serve", "0", "-d", directory, *list(args)]
     return Server(argv, ROOT, rb"http://(127\.0\.0\.1):(\d+)/", env=env)
 
 
@@ -224,7 +227,14 @@ def site():
         root = os.path.join(top, "site")
         pids = os.path.join(top, "pids")
         cgi = os.path.join(root, "cgi-bin")
-        for folder in (root, pids, cgi, os.path.join(root, "sub"), os.path.join(root, "plain"), os.path.join(root, ".git")):
+        for folder in (
+            root,
+            pids,
+            cgi,
+            os.path.join(root, "sub"),
+            os.path.join(root, "plain"),
+            os.path.join(root, ".git"),
+        ):
             os.makedirs(folder, exist_ok=True)
         files = {
             "hello.txt": b"hello, static world\n",
@@ -281,7 +291,9 @@ def test_banner_says_where_it_listens(served):
 def test_bad_directory_is_an_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "wsgicgi", "serve", "0", "-d", str(tmp_path / "missing")],
-        capture_output=True, timeout=30, cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+        cwd=ROOT,
     )
     assert result.returncode == 2
     assert b"no such folder" in result.stderr
@@ -293,7 +305,10 @@ def test_busy_port_is_an_error():
         busy.listen(1)
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "wsgicgi", "serve", str(port)], capture_output=True, timeout=30, cwd=ROOT,
+            [sys.executable, "-m", "wsgicgi", "serve", str(port)],
+            capture_output=True,
+            timeout=30,
+            cwd=ROOT,
         )
     assert result.returncode == 1
     assert b"cannot listen" in result.stderr
@@ -347,17 +362,26 @@ def test_index_html_and_the_trailing_slash(served):
 
 def test_if_modified_since_gives_304(served):
     _, headers, _ = served.get("/hello.txt")
-    status, _, body = served.get("/hello.txt", headers={"If-Modified-Since": headers["Last-Modified"]})
+    status, _, body = served.get(
+        "/hello.txt", headers={"If-Modified-Since": headers["Last-Modified"]}
+    )
     assert (status, body) == (304, b"")
     status, _, body = served.get("/hello.txt", headers={"If-None-Match": headers["ETag"]})
     assert (status, body) == (304, b"")
-    status, _, body = served.get("/hello.txt", headers={"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"})
+    status, _, body = served.get(
+        "/hello.txt", headers={"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}
+    )
     assert (status, body) == (200, b"hello, static world\n")
 
 
 @pytest.mark.parametrize(
     "header, first, last",
-    [("bytes=10-19", 10, 19), ("bytes=0-0", 0, 0), ("bytes=-5", len(BIG) - 5, len(BIG) - 1), ("bytes=100000-", 100000, len(BIG) - 1)],
+    [
+        ("bytes=10-19", 10, 19),
+        ("bytes=0-0", 0, 0),
+        ("bytes=-5", len(BIG) - 5, len(BIG) - 1),
+        ("bytes=100000-", 100000, len(BIG) - 1),
+    ],
 )
 def test_range_request(served, header, first, last):
     status, headers, body = served.get("/big.bin", headers={"Range": header})
@@ -418,7 +442,8 @@ def test_traversal_is_refused(served, path):
 
 
 @pytest.mark.parametrize(
-    "path", ["/.secret", "/%2esecret", "/.git/config", "/.git/", "/plain/.hidden", "/git-config", "/.git"]
+    "path",
+    ["/.secret", "/%2esecret", "/.git/config", "/.git/", "/plain/.hidden", "/git-config", "/.git"],
 )
 def test_dotfiles_are_never_served(served, path):
     status, _, body = served.get(path)
@@ -438,7 +463,7 @@ def test_access_log_is_common_log_format(served):
     served.get("/hello.txt?log=1")
     deadline = time.monotonic() + 10
     pattern = re.compile(
-        r'^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
+        r"^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "
         r'"GET /hello\.txt\?log=1 HTTP/1\.1" 200 20$',
         re.M,
     )
@@ -452,11 +477,21 @@ def _call(app, path, method="GET"):
     import io
 
     environ = {
-        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.multithread": True,
-        "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
     }
     out = {}
 
@@ -493,7 +528,12 @@ def test_log_lines_cannot_be_forged():
         return [b"ok"]
 
     front = Front(app, log)
-    environ = {"REQUEST_METHOD": "GET", "REQUEST_URI": '/a"b\n1.2.3.4 - - [x] "GET /forged\xff', "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "REQUEST_URI": '/a"b\n1.2.3.4 - - [x] "GET /forged\xff',
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
     result = front(environ, lambda status, headers, exc_info=None: None)
     assert b"".join(result) == b"ok"
     result.close()
@@ -517,7 +557,10 @@ def test_cgi_get_sh(served):
 
 def test_cgi_post_sh(served):
     status, _, body = request(
-        served.address, "POST", "/cgi-bin/hello.sh", body=b"message=hi+there",
+        served.address,
+        "POST",
+        "/cgi-bin/hello.sh",
+        body=b"message=hi+there",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert status == 200
@@ -535,7 +578,10 @@ def test_cgi_perl_get_and_post(served):
     # Scripts get the server's Python first on PATH (for one-line gateway scripts).
     assert ("PATH</th><td><code>%s%s" % (PY_BIN, os.pathsep)).encode() in body
     status, _, body = request(
-        served.address, "POST", "/cgi-bin/env.pl", body=b"greeting=h%C3%A9llo&x=%3Cb%3E",
+        served.address,
+        "POST",
+        "/cgi-bin/env.pl",
+        body=b"greeting=h%C3%A9llo&x=%3Cb%3E",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert status == 200
@@ -549,7 +595,10 @@ def test_cgi_python_without_exec_bit(served, site):
     assert status == 200
     assert b"A form in a legacy Python CGI script" in body
     status, _, body = request(
-        served.address, "POST", "/cgi-bin/form.py", body=b"name=Bo&language=Perl",
+        served.address,
+        "POST",
+        "/cgi-bin/form.py",
+        body=b"name=Bo&language=Perl",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert status == 200
@@ -630,7 +679,13 @@ def example():
 def test_example_index_page_links_both_directions(example):
     status, _, body = example.get("/")
     assert status == 200
-    for link in (b"cgi-bin/hello.sh", b"cgi-bin/env.pl", b"cgi-bin/form.py", b"cgi-bin/app.cgi/", b"cgi-bin/app.py/"):
+    for link in (
+        b"cgi-bin/hello.sh",
+        b"cgi-bin/env.pl",
+        b"cgi-bin/form.py",
+        b"cgi-bin/app.cgi/",
+        b"cgi-bin/app.py/",
+    ):
         assert link in body
     assert example.get("/cgi-bin/hello.sh?name=site")[0] == 200
     assert example.get("/cgi-bin/env.pl")[0] == 200
@@ -644,7 +699,10 @@ def test_example_one_line_gateway_script_through_the_server(example):
     assert b"Hello from a WSGI app served as CGI" in body
     assert b"<code>/cgi-bin/app.cgi</code>" in body  # SCRIPT_NAME seen by the app
     status, headers, body = request(
-        example.address, "POST", "/cgi-bin/app.cgi/form", body=b"name=Zed",
+        example.address,
+        "POST",
+        "/cgi-bin/app.cgi/form",
+        body=b"name=Zed",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert status == 303
@@ -754,7 +812,18 @@ def test_second_signal_stops_at_once(site):
 
 
 def _gunicorn(app_spec, cwd):
-    argv = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:0", "--graceful-timeout", "5", app_spec]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        "2",
+        "-b",
+        "127.0.0.1:0",
+        "--graceful-timeout",
+        "5",
+        app_spec,
+    ]
     return Server(argv, cwd, rb"Listening at: http://(127\.0\.0\.1):(\d+)", stream="stderr")
 
 
@@ -788,7 +857,14 @@ def test_waitress_serve_recipe(site):
     with socket.socket() as probe:  # waitress-serve prints no port when given 0
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    argv = [sys.executable, "-m", "waitress", "--listen=127.0.0.1:%d" % port, "--call", "wsgicgi.serve:make_app"]
+    argv = [
+        sys.executable,
+        "-m",
+        "waitress",
+        "--listen=127.0.0.1:%d" % port,
+        "--call",
+        "wsgicgi.serve:make_app",
+    ]
     server = Server(argv, site["root"], rb"Serving on http://(127\.0\.0\.1):(\d+)", stream="stderr")
     try:
         assert server.get("/hello.txt")[2] == b"hello, static world\n"
@@ -811,18 +887,27 @@ def test_behind_apache_reverse_proxy(site, apache_available, backend):
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         argv = [
-            sys.executable, "-m", "waitress", "--listen=127.0.0.1:%d" % port,
-            "--trusted-proxy=127.0.0.1", "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto",
-            "--call", "wsgicgi.serve:make_app",
+            sys.executable,
+            "-m",
+            "waitress",
+            "--listen=127.0.0.1:%d" % port,
+            "--trusted-proxy=127.0.0.1",
+            "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto",
+            "--call",
+            "wsgicgi.serve:make_app",
         ]
-        server = Server(argv, site["root"], rb"Serving on http://(127\.0\.0\.1):(\d+)", stream="stderr")
+        server = Server(
+            argv, site["root"], rb"Serving on http://(127\.0\.0\.1):(\d+)", stream="stderr"
+        )
     empty = harness.public_tempdir("wsgicgi-proxy-")
     modules = "\n".join(
-        "LoadModule %s_module %s/mod_%s.so" % (name, harness.MODULES_DIR, name) for name in ("proxy", "proxy_http", "headers")
+        "LoadModule %s_module %s/mod_%s.so" % (name, harness.MODULES_DIR, name)
+        for name in ("proxy", "proxy_http", "headers")
     )
     conf = (
         "%s\nProxyPass / http://127.0.0.1:%d/\nProxyPassReverse / http://127.0.0.1:%d/\n"
-        "ProxyPreserveHost On\nRequestHeader set X-Forwarded-Proto \"https\"\n" % (modules, server.address[1], server.address[1])
+        'ProxyPreserveHost On\nRequestHeader set X-Forwarded-Proto "https"\n'
+        % (modules, server.address[1], server.address[1])
     )
     httpd = harness.Apache(empty, docroot=empty, extra_conf=conf)
     try:

@@ -26,11 +26,31 @@ def server(tmp_path):
         path.chmod(0o755)
     (tmp_path / "empty").mkdir()
     argv = [
-        sys.executable, "-m", "wsgicgi", "serve", "0", "--bind", "127.0.0.1", "-d", str(tmp_path),
-        "--cgi-dir", "/scripts/", "--cgi-dir", "more", "--threads", "2", "--no-listing", "--timeout", "10",
+        sys.executable,
+        "-m",
+        "wsgicgi",
+        "serve",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "-d",
+        str(tmp_path),
+        "--cgi-dir",
+        "/scripts/",
+        "--cgi-dir",
+        "more",
+        "--threads",
+        "2",
+        "--no-listing",
+        "--timeout",
+        "10",
     ]
     proc = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         banner = b""
@@ -73,7 +93,10 @@ def test_no_listing_is_404_for_a_folder_without_index(server):
 def test_threads_run_requests_at_once(server):
     port, _ = server
     results = []
-    threads = [threading.Thread(target=lambda p=p: results.append(get(port, p))) for p in ("/scripts/a.sh", "/more/b.sh")]
+    threads = [
+        threading.Thread(target=lambda p=p: results.append(get(port, p)))
+        for p in ("/scripts/a.sh", "/more/b.sh")
+    ]
     started = time.monotonic()
     for t in threads:
         t.start()

@@ -39,7 +39,11 @@ def soak(*args, timeout=900):
     after 30 s more is killed by pid."""
     env = dict(os.environ, SOAK_PYTHON=sys.executable)
     process = subprocess.Popen(
-        ["bash", SOAK] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        ["bash", SOAK, *list(args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
     try:
         output, _ = process.communicate(timeout=timeout)
@@ -52,7 +56,10 @@ def soak(*args, timeout=900):
                 os.killpg(pid, signal.SIGKILL)  # a server leads its own session
             process.kill()
             output, _ = process.communicate()
-        pytest.fail("scripts/soak did not finish within %d s:\n%s" % (timeout, output.decode(errors="replace")[-5000:]))
+        pytest.fail(
+            "scripts/soak did not finish within %d s:\n%s"
+            % (timeout, output.decode(errors="replace")[-5000:])
+        )
     text = output.decode("utf-8", "replace")
     print(text)
     return process.returncode, text
@@ -86,8 +93,18 @@ def test_short_soak_through_nginx_fastcgi_passes():
 
 def test_fastcgi_soak_fails_against_a_hoarding_app():
     _need_nginx()
-    code, output = soak("--requests", "400", "--warmup", "100", "--settle", "5", "--server", "fcgi",
-                        "--app", "soaklib.leaky:hoarding")
+    code, output = soak(
+        "--requests",
+        "400",
+        "--warmup",
+        "100",
+        "--settle",
+        "5",
+        "--server",
+        "fcgi",
+        "--app",
+        "soaklib.leaky:hoarding",
+    )
     kept = re.search(r"^server logs kept in (/tmp/wsgicgi-soak-\S+)$", output, re.M)
     if kept:
         shutil.rmtree(kept.group(1), ignore_errors=True)
@@ -104,7 +121,18 @@ LEAKS = [
 
 @pytest.mark.parametrize("app,reason", LEAKS, ids=["unclosed", "hoarding"])
 def test_soak_fails_against_a_leaking_app(app, reason):
-    code, output = soak("--requests", "400", "--warmup", "100", "--settle", "5", "--server", "waitress", "--app", app)
+    code, output = soak(
+        "--requests",
+        "400",
+        "--warmup",
+        "100",
+        "--settle",
+        "5",
+        "--server",
+        "waitress",
+        "--app",
+        app,
+    )
     kept = re.search(r"^server logs kept in (/tmp/wsgicgi-soak-\S+)$", output, re.M)
     if kept:
         shutil.rmtree(kept.group(1), ignore_errors=True)

@@ -45,7 +45,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 AUTH = "Basic dXNlcjpwYXNzd29yZA=="  # user:password
 
 # The app every script serves: who runs it and what it received.
-APP = r'''
+APP = r"""
 import json, os
 
 def app(environ, start_response):
@@ -61,7 +61,7 @@ def app(environ, start_response):
     }
     start_response("200 OK", [("Content-Type", "application/json"), ("X-Suexec-Probe", "yes")])
     return [json.dumps(info).encode("ascii")]
-'''
+"""
 
 HTACCESS_CGI = "Options +ExecCGI\nAddHandler cgi-script .cgi\nCGIPassAuth On\n"
 HTACCESS_FCGI = "Options +ExecCGI\nAddHandler fcgid-script .fcgi\nCGIPassAuth On\n"
@@ -95,7 +95,9 @@ def _missing(message):
 
 
 def _suexec_config():
-    out = subprocess.run([SUEXEC, "-V"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30).stdout
+    out = subprocess.run(
+        [SUEXEC, "-V"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30
+    ).stdout
     values = {}
     for line in out.decode("latin-1").splitlines():
         line = line.strip()
@@ -115,7 +117,9 @@ class SuexecApache(harness.Apache):
             entry = pwd.getpwnam("www-data")
             os.chown(ipc, entry.pw_uid, entry.pw_gid)
         return super().config() + SERVER_CONF.format(
-            modules=harness.MODULES_DIR, suffix=self.suffix, ipc=ipc,
+            modules=harness.MODULES_DIR,
+            suffix=self.suffix,
+            ipc=ipc,
         )
 
 
@@ -124,10 +128,24 @@ class SuexecApache(harness.Apache):
 
 def _as_user(user, argv, timeout=300, **kwargs):
     """Run ``argv`` as the account, with a login-like environment of its own."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": user.pw_dir, "LANG": "C.UTF-8", "USER": user.pw_name}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": user.pw_dir,
+        "LANG": "C.UTF-8",
+        "USER": user.pw_name,
+    }
     return subprocess.run(
-        argv, user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd=user.pw_dir, env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, **kwargs
+        argv,
+        user=user.pw_uid,
+        group=user.pw_gid,
+        extra_groups=[],
+        cwd=user.pw_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+        **kwargs,
     )
 
 
@@ -139,13 +157,25 @@ def _build_wheel(tmp):
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if os.path.exists(os.path.join(ROOT, name)):
             shutil.copy(os.path.join(ROOT, name), src)
-    shutil.copytree(os.path.join(ROOT, "wsgicgi"), os.path.join(src, "wsgicgi"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.join(ROOT, "wsgicgi"),
+        os.path.join(src, "wsgicgi"),
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     dist = os.path.join(tmp, "dist")
     os.mkdir(dist)
     build = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import sys; from setuptools import build_meta as b; print(b.build_wheel(sys.argv[1]))", dist],
-        cwd=src, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300,
+        [
+            SYSTEM_PYTHON,
+            "-c",
+            "import sys; from setuptools import build_meta as b; print(b.build_wheel(sys.argv[1]))",
+            dist,
+        ],
+        cwd=src,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=300,
     )
     assert build.returncode == 0, build.stdout.decode("utf-8", "replace")[-3000:]
     wheel = os.path.join(dist, build.stdout.decode().strip().splitlines()[-1])
@@ -161,17 +191,30 @@ def account():
         _missing("needs root: creates a unix account and starts Apache as its parent")
     if not harness.available():
         _missing("%s not installed (bash scripts/test installs it)" % harness.APACHE_BIN)
-    if not os.path.exists(SUEXEC) or not os.path.exists(os.path.join(harness.MODULES_DIR, "mod_fcgid.so")):
-        _missing("suEXEC or mod_fcgid missing (bash scripts/test installs apache2-suexec-pristine, libapache2-mod-fcgid)")
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import ensurepip, setuptools, wheel"], stderr=subprocess.DEVNULL)
+    if not os.path.exists(SUEXEC) or not os.path.exists(
+        os.path.join(harness.MODULES_DIR, "mod_fcgid.so")
+    ):
+        _missing(
+            "suEXEC or mod_fcgid missing (bash scripts/test installs apache2-suexec-pristine, libapache2-mod-fcgid)"
+        )
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import ensurepip, setuptools, wheel"], stderr=subprocess.DEVNULL
+    )
     if probe.returncode:
-        _missing("Debian's python3-venv, python3-setuptools, python3-wheel missing (bash scripts/test installs them)")
+        _missing(
+            "Debian's python3-venv, python3-setuptools, python3-wheel missing (bash scripts/test installs them)"
+        )
     name = "wcgsx" + secrets.token_hex(4)
     tmp = harness.public_tempdir("wsgicgi-suexec-build-")
     created = False
     try:
-        subprocess.run(["useradd", "--create-home", "--user-group", "--shell", "/bin/sh", name],
-                       check=True, timeout=60, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        subprocess.run(
+            ["useradd", "--create-home", "--user-group", "--shell", "/bin/sh", name],
+            check=True,
+            timeout=60,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         created = True
         user = pwd.getpwnam(name)
         os.chmod(user.pw_dir, 0o711)  # Apache (www-data) must reach ~/public_html
@@ -179,8 +222,18 @@ def account():
         venv = os.path.join(user.pw_dir, "venv")
         made = _as_user(user, [SYSTEM_PYTHON, "-m", "venv", venv])
         assert made.returncode == 0, made.stdout.decode("utf-8", "replace")
-        pip = _as_user(user, [os.path.join(venv, "bin", "pip"), "install", "-q", "--no-index", "--no-deps",
-                              "--disable-pip-version-check", wheel])
+        pip = _as_user(
+            user,
+            [
+                os.path.join(venv, "bin", "pip"),
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--disable-pip-version-check",
+                wheel,
+            ],
+        )
         assert pip.returncode == 0, pip.stdout.decode("utf-8", "replace")
         public = os.path.join(user.pw_dir, "public_html")
         os.mkdir(public)
@@ -190,8 +243,12 @@ def account():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if created:
-            subprocess.run(["userdel", "--force", "--remove", name], timeout=60,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                ["userdel", "--force", "--remove", name],
+                timeout=60,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +340,11 @@ def wait_for(read, needle, timeout=15):
 
 def check(user, *paths, args=()):
     """``wsgicgi check`` as the account runs it over SSH: the venv's console script."""
-    done = _as_user(user, [home(user, "venv", "bin", "wsgicgi"), "check"] + list(args) + list(paths), timeout=300)
+    done = _as_user(
+        user,
+        [home(user, "venv", "bin", "wsgicgi"), "check", *list(args), *list(paths)],
+        timeout=300,
+    )
     return done.returncode, done.stdout.decode("utf-8", "replace")
 
 
@@ -303,9 +364,13 @@ def good(account):
     path = folder(account, "good")
     put(account, os.path.join(path, "myapp.py"), APP)
     put(account, os.path.join(path, "app.cgi"), one_line(account), mode=0o755)
-    put(account, os.path.join(path, "two.cgi"),
-        "#!%s\nfrom wsgicgi import run\nfrom myapp import app; run(app)\n" % home(account, "venv", "bin", "python"),
-        mode=0o755)
+    put(
+        account,
+        os.path.join(path, "two.cgi"),
+        "#!%s\nfrom wsgicgi import run\nfrom myapp import app; run(app)\n"
+        % home(account, "venv", "bin", "python"),
+        mode=0o755,
+    )
     return path
 
 
@@ -320,19 +385,26 @@ def test_one_line_get_runs_as_the_account(httpd, account, good):
 
 def test_one_line_post(httpd, account, good):
     body = "name=Ann+Lee&city=K%C3%B6ln".encode("ascii")
-    info = probe_json(httpd, "/~%s/good/app.cgi/form" % account.pw_name, method="POST", body=body,
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    info = probe_json(
+        httpd,
+        "/~%s/good/app.cgi/form" % account.pw_name,
+        method="POST",
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert info["method"] == "POST"
     assert info["body"] == body.decode("latin-1")
 
 
 def test_one_line_utf8_path_info(httpd, account, good):
     info = probe_json(httpd, "/~%s/good/app.cgi/caf%%C3%%A9/%%E2%%82%%AC" % account.pw_name)
-    assert info["path_info"] == "/café/€".encode("utf-8").decode("latin-1")
+    assert info["path_info"] == "/café/€".encode().decode("latin-1")
 
 
 def test_one_line_authorization(httpd, account, good):
-    info = probe_json(httpd, "/~%s/good/app.cgi/auth" % account.pw_name, headers={"Authorization": AUTH})
+    info = probe_json(
+        httpd, "/~%s/good/app.cgi/auth" % account.pw_name, headers={"Authorization": AUTH}
+    )
     assert info["authorization"] == AUTH
     assert base64.b64decode(info["authorization"].split()[1]) == b"user:password"
 
@@ -377,10 +449,12 @@ def test_fcgid_serves_as_the_account(httpd, account, fcgi_site):
     assert first["uid"] == account.pw_uid
     assert first["path_info"] == "/one"
     body = b"a=1&b=%C3%A9"
-    second = probe_json(httpd, url + "/caf%C3%A9", method="POST", body=body, headers={"Authorization": AUTH})
+    second = probe_json(
+        httpd, url + "/caf%C3%A9", method="POST", body=body, headers={"Authorization": AUTH}
+    )
     assert second["body"] == body.decode("latin-1")
     assert second["authorization"] == AUTH
-    assert second["path_info"] == "/café".encode("utf-8").decode("latin-1")
+    assert second["path_info"] == "/café".encode().decode("latin-1")
     # Kept warm: one process served both (FcgidMaxProcessesPerClass allows 2,
     # but an idle one is reused).
     assert second["pid"] == first["pid"]
@@ -390,7 +464,9 @@ def test_fcgid_group_writable_is_refused(httpd, account, fcgi_site):
     offset = suexec_log_size()
     status, _, _ = request(httpd, "GET", "/~%s/fcgi/writable.fcgi/" % account.pw_name)
     assert status == 500
-    assert "file is writable by others" in wait_for(lambda: suexec_log_since(offset), "writable by others")
+    assert "file is writable by others" in wait_for(
+        lambda: suexec_log_since(offset), "writable by others"
+    )
     code, out = check(account, os.path.join(fcgi_site, "writable.fcgi"))
     assert code != 0
     assert "writable by its group (mode 775)" in out and "chmod go-w" in out
@@ -423,27 +499,60 @@ def _mistake_owned_by_root(user, path):
 
 
 def _mistake_system_python(user, path):
-    put(user, os.path.join(path, "app.cgi"), "#!/usr/bin/env -S python3 -m wsgicgi myapp:app\n", mode=0o755)
+    put(
+        user,
+        os.path.join(path, "app.cgi"),
+        "#!/usr/bin/env -S python3 -m wsgicgi myapp:app\n",
+        mode=0o755,
+    )
 
 
 def _mistake_setenv_pythonpath(user, path):
-    site = subprocess.run([home(user, "venv", "bin", "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          stdout=subprocess.PIPE, check=True, timeout=60).stdout.decode().strip()
+    site = (
+        subprocess.run(
+            [
+                home(user, "venv", "bin", "python"),
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            ],
+            stdout=subprocess.PIPE,
+            check=True,
+            timeout=60,
+        )
+        .stdout.decode()
+        .strip()
+    )
     put(user, os.path.join(path, ".htaccess"), HTACCESS_CGI + "SetEnv PYTHONPATH %s\n" % site)
-    put(user, os.path.join(path, "app.cgi"), "#!/usr/bin/env -S python3 -m wsgicgi myapp:app\n", mode=0o755)
+    put(
+        user,
+        os.path.join(path, "app.cgi"),
+        "#!/usr/bin/env -S python3 -m wsgicgi myapp:app\n",
+        mode=0o755,
+    )
 
 
 def _mistake_two_argument_shebang(user, path):
-    put(user, os.path.join(path, "app.cgi"), "#!%s -m wsgicgi myapp:app\n" % home(user, "venv", "bin", "python"), mode=0o755)
+    put(
+        user,
+        os.path.join(path, "app.cgi"),
+        "#!%s -m wsgicgi myapp:app\n" % home(user, "venv", "bin", "python"),
+        mode=0o755,
+    )
 
 
 def _mistake_env_without_s(user, path):
-    put(user, os.path.join(path, "app.cgi"), "#!/usr/bin/env %s -m wsgicgi myapp:app\n" % home(user, "venv", "bin", "python"),
-        mode=0o755)
+    put(
+        user,
+        os.path.join(path, "app.cgi"),
+        "#!/usr/bin/env %s -m wsgicgi myapp:app\n" % home(user, "venv", "bin", "python"),
+        mode=0o755,
+    )
 
 
 def _mistake_crlf(user, path):
-    text = "#!%s\r\nfrom wsgicgi import run\r\nfrom myapp import app; run(app)\r\n" % home(user, "venv", "bin", "python")
+    text = "#!%s\r\nfrom wsgicgi import run\r\nfrom myapp import app; run(app)\r\n" % home(
+        user, "venv", "bin", "python"
+    )
     put(user, os.path.join(path, "app.cgi"), text, mode=0o755)
 
 
@@ -452,7 +561,12 @@ def _mistake_bom(user, path):
 
 
 def _mistake_missing_interpreter(user, path):
-    put(user, os.path.join(path, "app.cgi"), one_line(user).replace("/bin/python", "/bin/pyhton"), mode=0o755)
+    put(
+        user,
+        os.path.join(path, "app.cgi"),
+        one_line(user).replace("/bin/python", "/bin/pyhton"),
+        mode=0o755,
+    )
 
 
 def _mistake_app_import_error(user, path):
@@ -461,8 +575,11 @@ def _mistake_app_import_error(user, path):
 
 
 def _mistake_app_raises(user, path):
-    put(user, os.path.join(path, "myapp.py"),
-        "def app(environ, start_response):\n    raise RuntimeError('database password missing marker-51c')\n")
+    put(
+        user,
+        os.path.join(path, "myapp.py"),
+        "def app(environ, start_response):\n    raise RuntimeError('database password missing marker-51c')\n",
+    )
     put(user, os.path.join(path, "app.cgi"), one_line(user), mode=0o755)
 
 
@@ -495,23 +612,61 @@ def _mistake_folder_outside_public_html(user, path):
 
 # name: (make it, what Apache's or suEXEC's log says, what `wsgicgi check` says)
 MISTAKES = {
-    "group_writable_script": (_mistake_group_writable_script, "file is writable by others", "is writable by its group (mode 775)"),
-    "group_writable_folder": (_mistake_group_writable_folder, "directory is writable by others",
-                              "is writable by its group (mode 775): suEXEC refuses every script"),
-    "not_executable": (_mistake_not_executable, "file has no execute permission", "is not executable (mode 644)"),
+    "group_writable_script": (
+        _mistake_group_writable_script,
+        "file is writable by others",
+        "is writable by its group (mode 775)",
+    ),
+    "group_writable_folder": (
+        _mistake_group_writable_folder,
+        "directory is writable by others",
+        "is writable by its group (mode 775): suEXEC refuses every script",
+    ),
+    "not_executable": (
+        _mistake_not_executable,
+        "file has no execute permission",
+        "is not executable (mode 644)",
+    ),
     "owned_by_root": (_mistake_owned_by_root, "mismatch with directory", "owners differ"),
-    "system_python": (_mistake_system_python, "No module named wsgicgi", "/usr/bin/python3 (Python"),
-    "setenv_pythonpath": (_mistake_setenv_pythonpath, "No module named wsgicgi", "SetEnv PYTHONPATH in"),
-    "two_argument_shebang": (_mistake_two_argument_shebang, "No module named  wsgicgi myapp:app", "two-argument shebang"),
+    "system_python": (
+        _mistake_system_python,
+        "No module named wsgicgi",
+        "/usr/bin/python3 (Python",
+    ),
+    "setenv_pythonpath": (
+        _mistake_setenv_pythonpath,
+        "No module named wsgicgi",
+        "SetEnv PYTHONPATH in",
+    ),
+    "two_argument_shebang": (
+        _mistake_two_argument_shebang,
+        "No module named  wsgicgi myapp:app",
+        "two-argument shebang",
+    ),
     "env_without_s": (_mistake_env_without_s, "No such file or directory", "without -S, env gets"),
-    "crlf": (_mistake_crlf, "No such file or directory: exec failed", "ends in CR (Windows line endings)"),
+    "crlf": (
+        _mistake_crlf,
+        "No such file or directory: exec failed",
+        "ends in CR (Windows line endings)",
+    ),
     "bom": (_mistake_bom, "Exec format error: exec failed", "byte order mark (BOM)"),
-    "missing_interpreter": (_mistake_missing_interpreter, "No such file or directory", "/bin/pyhton does not exist"),
-    "app_import_error": (_mistake_app_import_error, "flask_is_not_installed_here", "does not load through"),
+    "missing_interpreter": (
+        _mistake_missing_interpreter,
+        "No such file or directory",
+        "/bin/pyhton does not exist",
+    ),
+    "app_import_error": (
+        _mistake_app_import_error,
+        "flask_is_not_installed_here",
+        "does not load through",
+    ),
     "app_raises": (_mistake_app_raises, "marker-51c", "answers 500 Internal Server Error"),
     "symlinked_script": (_mistake_symlinked_script, "cannot stat program", "is a symlink"),
-    "folder_outside_public_html": (_mistake_folder_outside_public_html, "command not in docroot",
-                                   "is neither in a ~/public_html"),
+    "folder_outside_public_html": (
+        _mistake_folder_outside_public_html,
+        "command not in docroot",
+        "is neither in a ~/public_html",
+    ),
 }
 # What the check says beyond the cause: the fix, on the same line.
 FIXES = {
@@ -549,7 +704,7 @@ def mistakes(account):
 @pytest.mark.parametrize("name", sorted(MISTAKES))
 def test_mistake_gives_apache_500(httpd, account, mistakes, name):
     offset = suexec_log_size()
-    status, headers, body = request(httpd, "GET", "/~%s/m_%s/app.cgi/" % (account.pw_name, name))
+    status, _headers, body = request(httpd, "GET", "/~%s/m_%s/app.cgi/" % (account.pw_name, name))
     assert status == 500, (status, body[:500])
     assert b"x-suexec-probe" not in body
     needle = MISTAKES[name][1]
@@ -584,7 +739,9 @@ def test_home_not_enterable_gives_403_and_check_says_why(httpd, account, good):
     try:
         status, _, _ = request(httpd, "GET", "/~%s/good/app.cgi/" % account.pw_name)
         assert status == 403
-        assert "search permissions are missing" in wait_for(httpd.error_log, "search permissions are missing")
+        assert "search permissions are missing" in wait_for(
+            httpd.error_log, "search permissions are missing"
+        )
         code, out = check(account, os.path.join(good, "app.cgi"))
         assert code == 1
         assert "cannot enter %s (mode 700)" % account.pw_dir in out and "chmod o+x" in out, out

@@ -17,7 +17,6 @@ import time
 import uuid
 
 import pytest
-
 from uwsgi_servers import KINDS, descendants, processes_with_env, serving_uwsgi
 from wsgi_servers import download_watching_rss, is_watchdog, open_in, request, upload_echoed
 
@@ -29,7 +28,9 @@ def server(request):
     # A private TMPDIR: where held-back output spills (issue 11).
     tmpdir = tempfile.mkdtemp(prefix="wsgicgi-hold-")
     try:
-        with serving_uwsgi(request.param, "host_app:app", env={"CGI_TIMEOUT": "2", "TMPDIR": tmpdir}) as server:
+        with serving_uwsgi(
+            request.param, "host_app:app", env={"CGI_TIMEOUT": "2", "TMPDIR": tmpdir}
+        ) as server:
             server.kind = request.param
             server.tmpdir = tmpdir
             server.workers = descendants(server.pid)  # uWSGI's own processes
@@ -39,7 +40,7 @@ def server(request):
 
 
 def uwsgi_processes(server):
-    return list(server.workers) + [server.pid]
+    return [*list(server.workers), server.pid]
 
 
 def wait_for(predicate, seconds=10):
@@ -54,8 +55,11 @@ def wait_for(predicate, seconds=10):
 def cgi_children(server):
     """Processes under the server that are neither uWSGI's own nor
     wsgicgi's watchdog (one per worker that ran scripts)."""
-    return {pid: state for pid, state in descendants(server.pid).items()
-            if pid not in server.workers and not is_watchdog(pid)}
+    return {
+        pid: state
+        for pid, state in descendants(server.pid).items()
+        if pid not in server.workers and not is_watchdog(pid)
+    }
 
 
 def test_threads_mode_is_what_the_kind_says(server):
@@ -64,12 +68,16 @@ def test_threads_mode_is_what_the_kind_says(server):
 
 
 def test_path_info_and_query_reach_the_script(server):
-    status, headers, body = request(server, "GET", "/sub/deep.sh/a%20b/c?x=1")
+    status, _headers, body = request(server, "GET", "/sub/deep.sh/a%20b/c?x=1")
     assert (status, body) == (200, b"SCRIPT_NAME=/sub/deep.sh PATH_INFO=/a b/c\n")
     status, _, body = request(server, "GET", "/env.py/p%C3%A9?q=1&r=%20")
     env = json.loads(body)
     assert status == 200
-    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/env.py", "/p\xc3\xa9", "q=1&r=%20")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == (
+        "/env.py",
+        "/p\xc3\xa9",
+        "q=1&r=%20",
+    )
     assert env["REQUEST_METHOD"] == "GET" and env["SERVER_PORT"] == str(server.port)
 
 
@@ -83,7 +91,9 @@ def test_no_uwsgi_descriptor_reaches_the_script(server):
 
 def test_5_mb_post_echoed_intact(server):
     data = os.urandom(5 * 1024 * 1024 + 7)
-    status, _, body = request(server, "POST", "/echo.pl", body=data, headers={"Content-Type": "application/octet-stream"})
+    status, _, body = request(
+        server, "POST", "/echo.pl", body=data, headers={"Content-Type": "application/octet-stream"}
+    )
     assert status == 200
     assert hashlib.sha256(body).hexdigest() == hashlib.sha256(data).hexdigest()
 
@@ -111,7 +121,7 @@ def test_chunked_post_is_echoed_or_refused_never_dropped(server):
 def test_200_mb_download_streams_with_bounded_server_memory(server):
     size = 200 * 1024 * 1024
     status, total, digest, growth = download_watching_rss(
-        server.port, "/big200.sh", lambda: list(server.workers) + [server.pid]
+        server.port, "/big200.sh", lambda: [*list(server.workers), server.pid]
     )
     assert (status, total) == (200, size)
     assert digest == hashlib.sha256(bytes(size)).hexdigest()
@@ -134,7 +144,7 @@ def test_client_gone_mid_download_kills_the_script(server):
 def test_timeout_is_504_and_kills_the_process_group(server):
     marker = "wsgicgi-uwsgi-%s" % uuid.uuid4().hex
     started = time.monotonic()
-    status, _, body = request(server, "GET", "/slow.sh?" + marker)
+    status, _, _body = request(server, "GET", "/slow.sh?" + marker)
     assert status == 504 and time.monotonic() - started < 15
     assert "slow.sh: no output for 2 seconds" in server.log()
     # slow.sh's backgrounded "sleep 300" carries QUERY_STRING in its
@@ -146,7 +156,9 @@ def test_timeout_is_504_and_kills_the_process_group(server):
 def test_stderr_lines_reach_the_uwsgi_log(server):
     status, _, body = request(server, "GET", "/stderr.sh")
     assert (status, body) == (200, b"body\n")
-    assert wait_for(lambda: "stderr.sh: third without newline" in server.log(), 5), server.log()[-2000:]
+    assert wait_for(lambda: "stderr.sh: third without newline" in server.log(), 5), server.log()[
+        -2000:
+    ]
     log = server.log()
     assert "stderr.sh: first warning\n" in log and "stderr.sh: second warning\n" in log
 
@@ -167,7 +179,7 @@ def test_concurrent_clients_get_their_own_answers(server):
         thread.start()
     for thread in threads:
         thread.join(90)
-    assert results == {n: True for n in range(16)}
+    assert results == dict.fromkeys(range(16), True)
 
 
 def test_no_zombie_or_leftover_child_afterwards(server):
@@ -176,7 +188,9 @@ def test_no_zombie_or_leftover_child_afterwards(server):
     request(server, "GET", "/die_midway.sh")
     assert wait_for(lambda: not cgi_children(server), 5), cgi_children(server)
     now = {pid: state for pid, state in descendants(server.pid).items() if not is_watchdog(pid)}
-    assert set(now) == set(server.workers), "uWSGI workers changed (a crash?):\n%s" % server.log()[-3000:]
+    assert set(now) == set(server.workers), (
+        "uWSGI workers changed (a crash?):\n%s" % server.log()[-3000:]
+    )
     assert "Z" not in now.values()
 
 
@@ -194,7 +208,10 @@ def test_a_slow_uploader_does_not_freeze_the_server(server):
 
     def trickle():
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-            sock.sendall(b"POST /no_read.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"a" * 10000)
+            sock.sendall(
+                b"POST /no_read.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                + b"a" * 10000
+            )
             while not stop.wait(1):
                 try:
                     sock.sendall(b"a" * 10)
@@ -244,7 +261,10 @@ def test_20_mb_echoed_while_read_with_bounded_memory_and_no_file_left(server, du
     assert (status, total, same) == (200, size, True)
     assert spilled, "the held output should have gone to a file in TMPDIR"
     assert growth < 16 * 1024, "uWSGI RSS grew by %d KiB" % growth
-    assert wait_for(lambda: nothing_left(server)), (os.listdir(server.tmpdir), open_in(uwsgi_processes(server), server.tmpdir))
+    assert wait_for(lambda: nothing_left(server)), (
+        os.listdir(server.tmpdir),
+        open_in(uwsgi_processes(server), server.tmpdir),
+    )
 
 
 # 1 GiB under one uWSGI set-up (the 20 MB test covers the others).
@@ -257,4 +277,7 @@ def test_1_gib_echoed_to_a_half_duplex_client(server):
     assert (status, total, same) == (200, size, True)
     assert spilled
     assert growth < 16 * 1024, "uWSGI RSS grew by %d KiB" % growth
-    assert wait_for(lambda: nothing_left(server)), (os.listdir(server.tmpdir), open_in(uwsgi_processes(server), server.tmpdir))
+    assert wait_for(lambda: nothing_left(server)), (
+        os.listdir(server.tmpdir),
+        open_in(uwsgi_processes(server), server.tmpdir),
+    )

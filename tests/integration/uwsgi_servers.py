@@ -39,7 +39,10 @@ KINDS = {
         sys.executable,
     ),
     # (a) again, on a uWSGI that honours the missing --enable-threads.
-    "uwsgi-debian-nothreads": ([DEBIAN_UWSGI, "--plugin", "python3", "--processes", "2"], DEBIAN_PYTHON),
+    "uwsgi-debian-nothreads": (
+        [DEBIAN_UWSGI, "--plugin", "python3", "--processes", "2"],
+        DEBIAN_PYTHON,
+    ),
 }
 
 
@@ -47,13 +50,19 @@ def command(kind, port, app_spec):
     """The uWSGI command line for ``kind`` serving ``module:callable``."""
     program, python = KINDS[kind]
     module, _, name = app_spec.partition(":")
-    return program + [
-        "--http-socket", "127.0.0.1:%d" % port,
-        "--module", "%s:%s" % (module, name or "application"),
-        "--pythonpath", HERE,
-        "--pythonpath", REPO,  # wsgicgi itself, for Debian's Python
+    return [
+        *program,
+        "--http-socket",
+        "127.0.0.1:%d" % port,
+        "--module",
+        "%s:%s" % (module, name or "application"),
+        "--pythonpath",
+        HERE,
+        "--pythonpath",
+        REPO,  # wsgicgi itself, for Debian's Python
         # sys.executable would be the uwsgi binary: host_app maps .py to it.
-        "--py-sys-executable", python,
+        "--py-sys-executable",
+        python,
         "--need-app",  # exit at once if the app does not import
         "--die-on-term",
     ]
@@ -70,7 +79,9 @@ def serving_uwsgi(kind, app_spec, env=None, log_dir="/tmp"):
 
     # SIGINT stops uWSGI with or without a master (SIGTERM would make a
     # master without --die-on-term reload).
-    with launched(kind, command(kind, port, app_spec), port, environ, HERE, log_dir, ready, signal.SIGINT) as server:
+    with launched(
+        kind, command(kind, port, app_spec), port, environ, HERE, log_dir, ready, signal.SIGINT
+    ) as server:
         yield server
 
 

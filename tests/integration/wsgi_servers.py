@@ -20,7 +20,17 @@ COMMANDS = {
     "waitress": ["-m", "waitress", "--listen=127.0.0.1:{port}", "--threads=8", "{app}"],
     "gunicorn-sync": ["-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "2", "-k", "sync", "{app}"],
     "gunicorn-gthread": [
-        "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "8", "{app}",
+        "-m",
+        "gunicorn",
+        "-b",
+        "127.0.0.1:{port}",
+        "-w",
+        "1",
+        "-k",
+        "gthread",
+        "--threads",
+        "8",
+        "{app}",
     ],
 }
 
@@ -161,7 +171,10 @@ def upload_echoed(port, path, size, pids, tmpdir, duplex=False, timeout=120):
     try:
         if duplex:
             sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-            head = "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (path, size)
+            head = (
+                "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                % (path, size)
+            )
             failed = []
 
             def send():
@@ -282,7 +295,13 @@ def launched(kind, argv, port, environ, cwd, log_dir, ready=lambda log: True, st
     log_path = os.path.join(log_dir, "wsgicgi-%s-%d.log" % (kind, port))
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            argv, cwd=cwd, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            argv,
+            cwd=cwd,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
     server = Server(process, port, log_path)
     try:
