@@ -74,6 +74,7 @@ def _home(environ, start_response):
 <body>
 <h1>Hello%s from a WSGI app served as CGI</h1>
 <table>%s</table>
+<p><a href="%s/?greeting=hello+world&amp;n=2">This page with a query string</a></p>
 <form method="post" action="%s/form">
 <label>Your name <input name="name"></label> <button>Remember me</button>
 </form>
@@ -81,6 +82,7 @@ def _home(environ, start_response):
 """ % (
         ", " + html.escape(name) if name else "",
         rows,
+        html.escape(_script_url(environ)),
         html.escape(_script_url(environ)),
     )
     data = page.encode("utf-8")
