@@ -51,7 +51,7 @@ def parse(argv):
         "--rounds",
         type=int,
         default=None,
-        help="round-robin rounds over the contenders (default 3; fastcgi 5)",
+        help="round-robin rounds over the contenders (default 3; host and fastcgi 5)",
     )
     h.add_argument(
         "--connections",
@@ -77,7 +77,7 @@ def main(argv=None):
     todo = ["gateway", "host", "serve", "fastcgi"] if args.what == "all" else [args.what]
     rounds = args.rounds
     for what in todo:
-        args.rounds = rounds or (5 if what == "fastcgi" else 3)
+        args.rounds = rounds or (5 if what in ("fastcgi", "host") else 3)
         if what == "gateway":
             from . import gateway
 

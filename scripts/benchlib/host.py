@@ -3,8 +3,10 @@
 The same two tiny scripts (``/bin/sh`` and compiled C, both printing hello)
 behind every contender, loaded by ``wrk`` from its own process on 127.0.0.1:
 
-- wsgicgi's ``CGIDirectory`` under gunicorn and under waitress;
-- Paste's ``CGIApplication`` under the same two servers;
+- wsgicgi's ``CGIDirectory`` under gunicorn (gthread and sync workers) and
+  under waitress;
+- Paste's ``CGIApplication`` under the same three servers, and two references
+  there: a bare ``Popen`` app (no CGI) and a hello app (no script);
 - Apache httpd with mod_cgi (prefork) and mod_cgid (event), a private instance
   from scripts/harness/apache.py;
 - CPython 3.11's ``python -m http.server --cgi``;
@@ -16,6 +18,7 @@ through each server while the RSS of its processes is sampled.
 """
 
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -130,9 +133,14 @@ bare_app = _bare()
 # The competitors live in their own venv: Paste and setuptools bring .pth
 # files that would slow every Python start in the gateway's venv.
 SERVER_PACKAGES = ["gunicorn", "waitress", "paste", *common.extra_requirements("serve")]
-# gunicorn: one sync worker per core would leave wrk's extra connections
-# waiting in the backlog; gthread keeps connections alive like the others.
-GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "4"]
+# gunicorn, two ways: gthread keeps connections alive like the others; sync
+# (its default worker) answers one request per connection, one at a time per
+# worker, so wrk's extra connections wait in the backlog.
+GUNICORN = {
+    "gthread": ["-w", "2", "-k", "gthread", "--threads", "4"],
+    "sync": ["-w", "2", "-k", "sync"],
+}
+SERVERS = ("gthread", "sync", "waitress")
 WAITRESS_THREADS = "4"
 WAITRESS_WATERMARK = 1 << 20
 STREAM_ONLY = ("wsgicgi-waitress-1mib",)
@@ -184,23 +192,27 @@ def servers(args, venv, work, root, cgi):
     gunicorn = str(venv.bin / "gunicorn")
     waitress = str(venv.bin / "waitress-serve")
     for kind in ("wsgicgi", "paste", "bare", "hello"):
-        out[kind + "-gunicorn"] = (
-            "%s under gunicorn (gthread, 2 workers × 4 threads)" % _what(kind),
-            load.ProcessServer(
-                [
-                    gunicorn,
-                    *GUNICORN,
-                    "-b",
-                    "127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                    "hostapps:%s_app" % kind,
-                ],
-                env,
-                str(work),
-                logs / (kind + "-gunicorn.log"),
-            ),
-        )
+        for worker, what in (
+            ("gthread", "gthread, 2 workers × 4 threads"),
+            ("sync", "sync, 2 workers"),
+        ):
+            out["%s-%s" % (kind, worker)] = (
+                "%s under gunicorn (%s)" % (_what(kind), what),
+                load.ProcessServer(
+                    [
+                        gunicorn,
+                        *GUNICORN[worker],
+                        "-b",
+                        "127.0.0.1:{port}",
+                        "--log-level",
+                        "warning",
+                        "hostapps:%s_app" % kind,
+                    ],
+                    env,
+                    str(work),
+                    logs / ("%s-%s.log" % (kind, worker)),
+                ),
+            )
         out[kind + "-waitress"] = (
             "%s under waitress (4 threads)" % _what(kind),
             load.ProcessServer(
@@ -362,9 +374,15 @@ def run(args):
                             "p99": None,
                         }
                     else:
-                        res = load.wrk(
-                            started[name].url("/cgi-bin/" + script), connections, args.duration
-                        )
+                        server = started[name]
+                        pids = load.process_tree(server.pid, load.SCRIPT_EXES)
+                        cpu = load.cpu_of(pids)
+                        res = load.wrk(server.url("/cgi-bin/" + script), connections, args.duration)
+                        # The server's own CPU per answered request: what the
+                        # adapter and the HTTP server cost, scripts excluded;
+                        # steadier than requests/s on a machine with other load.
+                        cpu = load.cpu_of(pids) - cpu
+                        res["cpu_us"] = 1e6 * cpu / res["requests"] if res["requests"] else None
                     samples.setdefault(name, {}).setdefault(tag, []).append(res)
         for name, per in samples.items():
             data["results"][name] = {}
@@ -375,6 +393,9 @@ def run(args):
                     "errors": sum(x["non2xx"] + x["socket_errors"] for x in runs),
                     "p50": summarize([x["p50"] for x in runs if x["p50"] is not None]),
                     "p99": summarize([x["p99"] for x in runs if x["p99"] is not None]),
+                    "cpu_us": summarize([x["cpu_us"] for x in runs if x.get("cpu_us")]),
+                    "rounds": [x["rps"] for x in runs],
+                    "cpu_rounds": [x.get("cpu_us") for x in runs],
                 }
         if args.throughput_runs > 0:
             data["stream"] = {}
@@ -430,7 +451,7 @@ def report(data):
     header = ["contender"]
     for tag, _ in SCRIPTS:
         header += ["%s req/s" % tag, "%s cost ÷ floor" % tag]
-    header += ["errors", "p99 ms (sh)"]
+    header += ["errors", "p99 ms (sh)", "server CPU µs/req (sh)"]
     rows = []
     for name in res:
         row = [data["labels"][name]]
@@ -444,9 +465,43 @@ def report(data):
         row += [
             sum(res[name][t]["errors"] for t, _ in SCRIPTS),
             "%.1f" % (res[name]["sh"]["p99"]["median"] * 1000) if res[name]["sh"]["p99"] else "–",
+            "%.0f" % res[name]["sh"]["cpu_us"]["median"] if res[name]["sh"].get("cpu_us") else "–",
         ]
         rows.append(row)
     lines.append(table(header, rows))
+    pairs = paired(data)
+    if pairs:
+        lines += [
+            "",
+            "wsgicgi against Paste and the bare `Popen` app under the same server, round by "
+            "round (each round runs both within seconds of each other): the median of the "
+            "rounds' ratios, then the lowest and highest round.",
+            "",
+        ]
+        rows = [
+            [
+                server,
+                tag,
+                _spread(p["paste"]),
+                "%d of %d" % (sum(r > 1 for r in p["paste"]), len(p["paste"])),
+                _spread(p["bare"]) if p["bare"] else "–",
+                _spread(p["cpu"]) if p["cpu"] else "–",
+            ]
+            for (server, tag), p in pairs.items()
+        ]
+        lines.append(
+            table(
+                [
+                    "server",
+                    "script",
+                    "req/s ÷ Paste's",
+                    "rounds ahead",
+                    "bare app's req/s ÷ wsgicgi's",
+                    "server CPU/req ÷ Paste's",
+                ],
+                rows,
+            )
+        )
     stream = data.get("stream")
     if stream:
         size = next((s["bytes"] for s in stream.values() if "bytes" in s), 1 << 30)
@@ -471,14 +526,43 @@ def report(data):
                     ]
                 )
         lines.append(table(["server", "MB/s", "RSS before MB", "RSS peak MB"], rows))
-    lines += ["", "Targets (issue 3):", ""]
+    lines += ["", "Targets (issues 3 and 11):", ""]
     for text, ok in targets(data):
         lines.append("- %s %s" % ("note" if ok is None else verdict(ok), text))
     return "\n".join(lines) + "\n"
 
 
+def _ratios(a, b):
+    return [x / y for x, y in zip(a, b) if x and y]
+
+
+def _spread(values):
+    values = sorted(values)
+    return "%.2f× (%.2f–%.2f)" % (statistics.median(values), values[0], values[-1])
+
+
+def paired(data):
+    """(server, script) -> per-round ratios of wsgicgi against Paste
+    (requests/s), of the bare app against wsgicgi (its cost over the bare
+    app's), and of the server CPU per request against Paste's."""
+    res = data["results"]
+    out = {}
+    for server in SERVERS:
+        ours, paste, bare = ("%s-%s" % (k, server) for k in ("wsgicgi", "paste", "bare"))
+        if ours not in res or paste not in res:
+            continue
+        for tag, _ in SCRIPTS:
+            mine, theirs = res[ours][tag], res[paste][tag]
+            out[server, tag] = {
+                "paste": _ratios(mine["rounds"], theirs["rounds"]),
+                "bare": _ratios(res[bare][tag]["rounds"], mine["rounds"]) if bare in res else [],
+                "cpu": _ratios(mine.get("cpu_rounds", []), theirs.get("cpu_rounds", [])),
+            }
+    return out
+
+
 def _server_of(name):
-    for server in ("gunicorn", "waitress"):
+    for server in SERVERS:
         if name.endswith("-" + server):
             return server
     return None
@@ -496,6 +580,7 @@ def targets(data):
     res = data["results"]
     out = []
     ours = [n for n in res if n.startswith("wsgicgi-")]
+    pairs = paired(data)
 
     def rps(name, tag):
         r = res[name][tag]["rps"] if name in res else None
@@ -539,14 +624,33 @@ def targets(data):
                     f / mine <= 1.5,
                 )
             )
+            pair = pairs.get((server, tag))
+            if pair and pair["paste"]:
+                ratios = pair["paste"]
+                out.append(
+                    (
+                        "%s, %s script: ahead of Paste under the same server in the median of "
+                        "%d interleaved rounds (issue 11): %.0f vs %.0f req/s; rounds %s, %d ahead"
+                        % (
+                            data["labels"][name],
+                            tag,
+                            len(ratios),
+                            mine,
+                            rps("paste-" + server, tag),
+                            _spread(ratios),
+                            sum(r > 1 for r in ratios),
+                        ),
+                        len(ratios) >= 5 and mine > rps("paste-" + server, tag),
+                    )
+                )
             bare = rps("bare-" + server, tag)
             if bare:
                 out.append(
                     (
-                        "%s, %s script: a bare `Popen`+read+wait app (no CGI) is at %.2f× the floor; "
-                        "wsgicgi does %.0f%% of its requests/s"
-                        % (server, tag, f / bare, 100.0 * mine / bare),
-                        None,
+                        "%s, %s script: per-request cost ≤ 1.10× a bare `Popen`+read+wait app's "
+                        "under the same server (issue 11): %.2f× (the bare app is at %.2f× the floor)"
+                        % (data["labels"][name], tag, bare / mine, f / bare),
+                        bare / mine <= 1.10,
                     )
                 )
             hello = rps("hello-" + server, tag)
