@@ -89,15 +89,26 @@ BASE_MODULES = ("authz_core", "authn_core", "alias", "mime", "env", "rewrite", "
 
 
 def stage_wsgicgi(dest=None):
-    """Copy this checkout's ``wsgicgi`` package into a world-readable folder.
+    """Copy the ``wsgicgi`` package this process imports (this checkout's, or
+    the installed wheel's when scripts/test runs the suite from it) into a
+    world-readable folder.
 
-    Returns the folder to put on the scripts' ``PYTHONPATH``.
+    Returns the folder to put on the scripts' ``PYTHONPATH``. During a
+    coverage run (scripts/coverage) the folder also gets the run's start-up
+    hook as ``sitecustomize.py``, so that Debian's python3 measures the scripts.
     """
+    import wsgicgi
+
     dest = dest or public_tempdir("wsgicgi-lib-")
     target = os.path.join(dest, "wsgicgi")
     shutil.copytree(
-        os.path.join(ROOT, "wsgicgi"), target, ignore=shutil.ignore_patterns("__pycache__")
+        os.path.dirname(os.path.abspath(wsgicgi.__file__)),
+        target,
+        ignore=shutil.ignore_patterns("__pycache__"),
     )
+    hook = os.environ.get("WSGICGI_COVERAGE_HOOK")
+    if hook:
+        shutil.copy(hook, os.path.join(dest, "sitecustomize.py"))
     make_world_readable(dest)
     return dest
 
