@@ -15,31 +15,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from docs_blocks import doc_block, one_line_script, two_line_script  # noqa: E402
+
 from scripts.harness import apache as harness  # noqa: E402
 
 APPS = os.path.join(ROOT, "tests", "apps")
 
-# The README's one-line script, as is.
-ONE_LINE = "#!/usr/bin/env -S python3 -m wsgicgi %s\n"
-TWO_LINE = "#!/usr/bin/python3\nfrom wsgicgi import run\nfrom probe import app; run(app)\n"
+# The docs' scripts and .htaccess files, read from the pages (docs_blocks.py).
+# The gateway page's one-line script, as is (with this test's app).
+ONE_LINE = one_line_script("%s")
+# The two-line form, importing the probe app.
+TWO_LINE = two_line_script("probe")
 
 # Shared-hosting style: a folder of the document root with its own .htaccess
 # that makes .cgi files scripts, sends every URL that is not a file to the
 # app (pretty URLs), and passes Authorization the pre-2.4.13 way.
-HTACCESS = """\
-Options +ExecCGI
-AddHandler cgi-script .cgi
-RewriteEngine On
-RewriteCond %{REQUEST_FILENAME} !-f
-RewriteRule ^(.*)$ app.cgi/$1 [L,E=HTTP_AUTHORIZATION:%{HTTP:Authorization}]
-"""
+HTACCESS = doc_block("deploy/cgi.md", "Pretty URLs with mod_rewrite", "apache", "RewriteRule")
 
 # The plain shared-hosting recipe: scripts in a folder of the document root.
-HTACCESS_PLAIN = """\
-Options +ExecCGI
-AddHandler cgi-script .cgi
-CGIPassAuth On
-"""
+HTACCESS_PLAIN = doc_block("deploy/shared-hosting.md", None, "apache", "AddHandler cgi-script")
 
 EXTRA_CONF = """\
 <Directory "{docroot}">

@@ -1,8 +1,8 @@
 """Real FastCGI stacks for the tests: a private nginx or lighttpd on
 127.0.0.1, and wsgicgi FastCGI processes behind it on Unix sockets.
 
-Every recipe comes from the README's "FastCGI" section, read from the file
-(``readme_block``); only paths and ports are substituted.  Everything lives
+Every recipe comes from the docs' FastCGI page (docs/deploy/fastcgi.md), read
+from the file (``fastcgi_block``); only paths and ports are substituted.  Everything lives
 in a world-readable folder under /tmp; every process is started in its own
 session and stopped (then killed, group and all) when its ``with`` ends.
 """
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 
+from docs_blocks import doc_block, substitute
 from nginx_proxy import (  # noqa: F401 (NGINX: re-exported for the FastCGI tests)
     NGINX,
     NginxLogs,
@@ -31,7 +32,7 @@ from nginx_proxy import (  # noqa: F401 (NGINX: re-exported for the FastCGI test
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-README = os.path.join(ROOT, "README.md")
+FASTCGI_PAGE = "deploy/fastcgi.md"
 LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
 SPAWN_FCGI = shutil.which("spawn-fcgi") or "/usr/bin/spawn-fcgi"
 FCGIWRAP = shutil.which("fcgiwrap") or "/usr/sbin/fcgiwrap"
@@ -57,43 +58,10 @@ def require(*paths):
         pytest.skip(message)
 
 
-def fastcgi_section():
-    with open(README, encoding="utf-8") as f:
-        text = f.read()
-    start = text.find("\n## FastCGI")
-    if start < 0:
-        raise AssertionError("README has no FastCGI section")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end > 0 else len(text)]
-
-
-def readme_block(lang, marker, heading=None):
-    """The ```lang block of the README's FastCGI section (under ``heading``
-    if given) that contains ``marker``, as written."""
-    section = fastcgi_section()
-    if heading is not None:
-        at = section.find("\n### " + heading)
-        if at < 0:
-            raise AssertionError("README's FastCGI section has no %r subsection" % heading)
-        end = section.find("\n### ", at + 1)
-        section = section[at : end if end > 0 else len(section)]
-    blocks = [
-        b for b in re.findall(r"```%s\n(.*?)```" % re.escape(lang), section, re.S) if marker in b
-    ]
-    if len(blocks) != 1:
-        raise AssertionError(
-            "README's FastCGI section: %d %s blocks with %r" % (len(blocks), lang, marker)
-        )
-    return blocks[0]
-
-
-def substitute(text, replacements):
-    """``text`` with each README path replaced; each must be there."""
-    for old, new in replacements.items():
-        if old not in text:
-            raise AssertionError("README block no longer has %r:\n%s" % (old, text))
-        text = text.replace(old, new)
-    return text
+def fastcgi_block(lang, marker, heading=None):
+    """The ```lang block of docs/deploy/fastcgi.md (under the heading that
+    contains ``heading``, if given) that contains ``marker``, as written."""
+    return doc_block(FASTCGI_PAGE, heading, lang, marker)
 
 
 def indent(text, prefix="    "):
@@ -254,7 +222,7 @@ def wsgicgi_fcgi(folder, args, name="app", env=None):
 
 @contextlib.contextmanager
 def spawn_fcgi(folder, command_line, replacements, name="app", env=None):
-    """A README ``spawn-fcgi ...`` line, paths replaced, until the block ends.
+    """A docs ``spawn-fcgi ...`` line, paths replaced, until the block ends.
     spawn-fcgi forks the children and exits; they are stopped by pid."""
     argv = shlex.split(substitute(command_line.strip(), replacements))
     if argv[0] != "spawn-fcgi":
@@ -294,7 +262,7 @@ class Nginx(NginxLogs):
 
 
 def server_block(port, body, root=None):
-    """A ``server`` for ``body`` (a README ``location``) on 127.0.0.1:``port``."""
+    """A ``server`` for ``body`` (a docs ``location``) on 127.0.0.1:``port``."""
     lines = "listen 127.0.0.1:%d;\nserver_name _;\n" % port
     if root:
         lines += "root %s;\n" % root
@@ -302,7 +270,7 @@ def server_block(port, body, root=None):
 
 
 def listen_in_servers(http_text, ports):
-    """README http-level text (``upstream`` + ``server``) with a ``listen``
+    """Docs http-level text (``upstream`` + ``server``) with a ``listen``
     line put into each of its ``server`` blocks, one port each."""
     parts = http_text.split("\nserver {\n")
     if len(parts) - 1 != len(ports):
@@ -317,7 +285,7 @@ def listen_in_servers(http_text, ports):
 def nginx(http_text, ports):
     """A private nginx with ``http_text`` (upstreams and servers) in its
     ``http`` block; ``fastcgi_params`` is Debian's, beside the config, so
-    the README's ``include fastcgi_params;`` works as written."""
+    the docs' ``include fastcgi_params;`` works as written."""
     folder = public_tempdir("wsgicgi-fcgi-nginx-")
     try:
         shutil.copy(FASTCGI_PARAMS, os.path.join(folder, "fastcgi_params"))
@@ -336,7 +304,7 @@ server.port = {port}
 server.pid-file = "{dir}/lighttpd.pid"
 server.errorlog = "{dir}/error.log"
 server.upload-dirs = ( "{dir}" )
-{readme}
+{block}
 """
 
 
@@ -353,14 +321,14 @@ class Lighttpd:
 
 
 @contextlib.contextmanager
-def lighttpd(folder, readme_text, env=None):
-    """A private lighttpd (foreground) with the README's block."""
+def lighttpd(folder, block_text, env=None):
+    """A private lighttpd (foreground) with a docs block."""
     (port,) = free_ports(1)
     docroot = os.path.join(folder, "htdocs")
     os.makedirs(docroot, exist_ok=True)
     conf = os.path.join(folder, "lighttpd.conf")
     with open(conf, "w") as f:
-        f.write(LIGHTTPD_CONF.format(docroot=docroot, port=port, dir=folder, readme=readme_text))
+        f.write(LIGHTTPD_CONF.format(docroot=docroot, port=port, dir=folder, block=block_text))
     process = None
     try:
         with open(os.path.join(folder, "stderr.log"), "wb") as out:

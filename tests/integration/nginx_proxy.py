@@ -11,7 +11,6 @@ if need be, process group and all) when the ``with`` block ends.
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -19,8 +18,11 @@ import subprocess
 import tempfile
 import time
 
+from docs_blocks import doc_block
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-README_UPSTREAM = "http://127.0.0.1:8000"
+DOCS_UPSTREAM = "http://127.0.0.1:8000"
+PRODUCTION_PAGE = "deploy/production.md"
 
 CONF = """\
 {user}
@@ -61,17 +63,10 @@ def available():
     return os.access(NGINX, os.X_OK) and shutil.which("openssl") is not None
 
 
-def readme_location(readme_path):
-    """The ``location / { ... }`` block of the README's nginx recipe, as written."""
-    with open(readme_path, encoding="utf-8") as f:
-        text = f.read()
-    section = text.find("Behind a reverse proxy that terminates TLS")
-    if section < 0:
-        raise AssertionError("README has no reverse-proxy section")
-    match = re.compile(r"```nginx\n(.*?)```", re.S).search(text, section)
-    if not match or "location / {" not in match.group(1):
-        raise AssertionError("README's reverse-proxy section has no nginx location block")
-    return match.group(1)
+def docs_location():
+    """The ``location / { ... }`` block of the docs' nginx recipe
+    (docs/deploy/production.md, behind a reverse proxy that ends TLS), as written."""
+    return doc_block(PRODUCTION_PAGE, "in production", "nginx", "location / {")
 
 
 def free_ports(count):
@@ -227,10 +222,10 @@ def nginx_process(folder, http, ports, connections, timeout=30.0, log_conf=False
 
 @contextlib.contextmanager
 def nginx_proxy(location, backend_port, cert_name="www.example.test"):
-    """nginx with ``location`` (the README's text) pointed at ``backend_port``."""
-    if README_UPSTREAM not in location:
-        raise AssertionError("the location block does not proxy to %s" % README_UPSTREAM)
-    location = location.replace(README_UPSTREAM, "http://127.0.0.1:%d" % backend_port)
+    """nginx with ``location`` (the docs' text) pointed at ``backend_port``."""
+    if DOCS_UPSTREAM not in location:
+        raise AssertionError("the location block does not proxy to %s" % DOCS_UPSTREAM)
+    location = location.replace(DOCS_UPSTREAM, "http://127.0.0.1:%d" % backend_port)
     location = "".join("        " + line + "\n" for line in location.strip("\n").splitlines())
     folder = public_tempdir("wsgicgi-nginx-")
     try:

@@ -2,10 +2,11 @@
 script, mod_cgid and mod_cgi running the very same script as CGI, and
 mod_proxy_fcgi in front of ``wsgicgi fcgi --bind unix:PATH``.
 
-The Apache configuration is the README's, read from the README (as
-nginx_proxy.py reads its nginx block): the shared-hosting ``.htaccess`` block,
-the "mod_fcgid in the server configuration" block and the ``ProxyPass`` line,
-with only the README's example paths replaced by this test's folders.
+The Apache configuration is the docs', read from docs/deploy/fastcgi.md (with
+tests/integration/docs_blocks.py, as every recipe test does): the
+shared-hosting ``.htaccess`` block, the "mod_fcgid in the server
+configuration" block and the ``ProxyPass`` line, with only the docs' example
+paths replaced by this test's folders.
 
 Apache runs scripts as www-data, who cannot enter /root: the site lives in a
 world-readable folder under /tmp with a copy of the wsgicgi package, and the
@@ -35,75 +36,53 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 APPS = os.path.join(ROOT, "tests", "apps")
-README = os.path.join(ROOT, "README.md")
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import fastcgi_app  # noqa: E402
+from docs_blocks import doc_block, one_line_script, page_text, substitute  # noqa: E402
 from http_util import latin1, raw_head, request, wait_for_log  # noqa: E402
 
 from scripts.harness import apache as harness  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-ONE_LINE = "#!/usr/bin/env -S python3 -m wsgicgi %s\n"
 AUTH = "Basic dXNlcjpwYXNzd29yZA=="  # user:password
 MB20 = 20 * 1024 * 1024
 GIB = 1 << 30
 FCGID_DEFAULT_MAX_REQUEST_LEN = 131072
 
-# What the README's recipes name, replaced by this test's own folders.
-README_CGI_BIN = "/srv/www/cgi-bin"
-README_SOCKET = "/run/wsgicgi/app.sock"
+# What the docs' recipes name, replaced by this test's own folders.
+PAGE = "deploy/fastcgi.md"
+DOCS_CGI_BIN = "/srv/www/cgi-bin"
+DOCS_SOCKET = "/run/wsgicgi/app.sock"
 
 
-# -- the README's recipes, read from the README ---------------------------------
+# -- the docs' recipes, read from docs/deploy/fastcgi.md -------------------------
 
 
-def _readme():
-    with open(README, encoding="utf-8") as f:
-        return f.read()
+def docs_htaccess():
+    return doc_block(PAGE, "mod_fcgid in `.htaccess`", "apache")
 
 
-def readme_block(heading, lang):
-    """The first ```lang block after the README heading that contains ``heading``."""
-    text = _readme()
-    start = text.find("## FastCGI")
-    assert start >= 0, "README has no FastCGI section"
-    match = re.compile(r"^#+ .*%s.*$" % re.escape(heading), re.M).search(text, start)
-    assert match, "README's FastCGI section has no heading with %r" % heading
-    block = re.compile(r"```%s\n(.*?)```" % re.escape(lang), re.S).search(text, match.end())
-    next_heading = re.compile(r"^#+ ", re.M).search(text, match.end())
-    assert block and (next_heading is None or block.start() < next_heading.start()), (
-        "README: no ```%s block under %r" % (lang, match.group(0))
-    )
-    return block.group(1)
+def docs_server_conf(cgi_bin):
+    block = doc_block(PAGE, "mod_fcgid in the server configuration", "apache")
+    return substitute(block, {DOCS_CGI_BIN: cgi_bin})
 
 
-def readme_htaccess():
-    return readme_block("mod_fcgid in `.htaccess`", "apache")
+def docs_proxy_conf(sock):
+    block = doc_block(PAGE, "mod_proxy_fcgi in front of", "apache", "ProxyPass")
+    return substitute(block, {DOCS_SOCKET: sock})
 
 
-def readme_server_conf(cgi_bin):
-    block = readme_block("mod_fcgid in the server configuration", "apache")
-    assert README_CGI_BIN in block
-    return block.replace(README_CGI_BIN, cgi_bin)
-
-
-def readme_proxy_conf(sock):
-    block = readme_block("mod_proxy_fcgi in front of", "apache")
-    assert README_SOCKET in block and "ProxyPass" in block
-    return block.replace(README_SOCKET, sock)
-
-
-def readme_proxy_command(sock):
-    """The README's ``wsgicgi fcgi ... --bind unix:...`` command line, as argv."""
-    block = readme_block("mod_proxy_fcgi in front of", "sh")
+def docs_proxy_command(sock):
+    """The docs' ``wsgicgi fcgi ... --bind unix:...`` command line, as argv."""
+    block = doc_block(PAGE, "mod_proxy_fcgi in front of", "sh", "wsgicgi fcgi")
     argv = shlex.split(block.strip())
-    assert argv[:2] == ["wsgicgi", "fcgi"] and "unix:" + README_SOCKET in argv, argv
-    return [a.replace(README_SOCKET, sock) for a in argv]
+    assert argv[:2] == ["wsgicgi", "fcgi"] and "unix:" + DOCS_SOCKET in argv, argv
+    return [a.replace(DOCS_SOCKET, sock) for a in argv]
 
 
 # -- HTTP helpers -----------------------------------------------------------------
@@ -163,27 +142,27 @@ LoadModule setenvif_module {modules}/mod_setenvif.so
 @pytest.fixture(scope="module")
 def site(apache_available):
     """World-readable folders: the package copy, the .htaccess sites, a cgi-bin,
-    the README's server-configuration cgi-bin, and mod_fcgid's socket folder."""
+    the docs' server-configuration cgi-bin, and mod_fcgid's socket folder."""
     top = harness.public_tempdir("wsgicgi-fcgi-site-")
     try:
         lib = harness.stage_wsgicgi(os.path.join(top, "lib"))
         docroot = os.path.join(top, "htdocs")
-        fcgi = os.path.join(docroot, "fcgi")  # the README's .htaccess, app.fcgi, the app
+        fcgi = os.path.join(docroot, "fcgi")  # the docs' .htaccess, app.fcgi, the app
         fw = os.path.join(docroot, "fw")  # the same, for Flask and Django
         cgi = os.path.join(top, "cgi-bin")  # the same one-line script, as CGI
-        srv = os.path.join(top, "srv-cgi-bin")  # the README's server-configuration block
+        srv = os.path.join(top, "srv-cgi-bin")  # the docs' server-configuration block
         ipc = os.path.join(top, "fcgid")
         for folder in (fcgi, fw, cgi, srv, ipc):
             os.makedirs(folder)
         for folder in (fcgi, cgi, srv):
             shutil.copy(os.path.join(HERE, "fastcgi_app.py"), folder)
-        htaccess = readme_htaccess()
+        htaccess = docs_htaccess()
         harness.write_script(os.path.join(fcgi, ".htaccess"), htaccess, mode=0o644)
-        harness.write_script(os.path.join(fcgi, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
-        harness.write_script(os.path.join(cgi, "app.cgi"), ONE_LINE % "fastcgi_app:app")
-        harness.write_script(os.path.join(srv, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
+        harness.write_script(os.path.join(fcgi, "app.fcgi"), one_line_script("fastcgi_app:app"))
+        harness.write_script(os.path.join(cgi, "app.cgi"), one_line_script("fastcgi_app:app"))
+        harness.write_script(os.path.join(srv, "app.fcgi"), one_line_script("fastcgi_app:app"))
         harness.write_script(os.path.join(fw, ".htaccess"), htaccess, mode=0o644)
-        # The README's .htaccess without its CGIPassAuth line.
+        # The docs' .htaccess without its CGIPassAuth line.
         noauth = os.path.join(docroot, "noauth")
         os.makedirs(noauth)
         shutil.copy(os.path.join(HERE, "fastcgi_app.py"), noauth)
@@ -191,11 +170,13 @@ def site(apache_available):
         harness.write_script(
             os.path.join(noauth, ".htaccess"), htaccess.replace("CGIPassAuth On\n", ""), mode=0o644
         )
-        harness.write_script(os.path.join(noauth, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
+        harness.write_script(os.path.join(noauth, "app.fcgi"), one_line_script("fastcgi_app:app"))
         for name in ("flask_app.py", "django_app.py", "django_site.py"):
             shutil.copy(os.path.join(APPS, name), fw)
-        harness.write_script(os.path.join(fw, "flask.fcgi"), ONE_LINE % "flask_app:app")
-        harness.write_script(os.path.join(fw, "django.fcgi"), ONE_LINE % "django_app:application")
+        harness.write_script(os.path.join(fw, "flask.fcgi"), one_line_script("flask_app:app"))
+        harness.write_script(
+            os.path.join(fw, "django.fcgi"), one_line_script("django_app:application")
+        )
         harness.make_world_readable(top)
         yield {
             "top": top,
@@ -246,15 +227,15 @@ def running(server):
 
 @pytest.fixture(scope="module")
 def fcgid(site):
-    """Apache with mod_fcgid: the README's .htaccess sites and its
+    """Apache with mod_fcgid: the docs' .htaccess sites and its
     server-configuration block (which raises FcgidMaxRequestLen to 1 GiB)."""
-    with running(fcgid_apache(site, readme_server_conf(site["srv"]))) as server:
+    with running(fcgid_apache(site, docs_server_conf(site["srv"]))) as server:
         yield server
 
 
 @contextlib.contextmanager
 def fcgi_backend(argv, cwd, sock, timeout=30):
-    """``wsgicgi fcgi ...`` (argv as the README writes it) until it listens on ``sock``."""
+    """``wsgicgi fcgi ...`` (argv as the docs write it) until it listens on ``sock``."""
     assert argv[0] == "wsgicgi"
     log_path = os.path.join(os.path.dirname(sock), "backend.log")
     with open(log_path, "wb") as log:
@@ -304,14 +285,14 @@ def fcgi_backend(argv, cwd, sock, timeout=30):
 
 @pytest.fixture(scope="module")
 def proxy(site):
-    """Apache with mod_proxy_fcgi and the README's ProxyPass line, in front of the
-    README's ``wsgicgi fcgi ... --bind unix:...`` command (APP: fastcgi_app:app)."""
+    """Apache with mod_proxy_fcgi and the docs' ProxyPass line, in front of the
+    the docs' ``wsgicgi fcgi ... --bind unix:...`` command (APP: fastcgi_app:app)."""
     run = os.path.join(site["top"], "run")
     os.mkdir(run)
     os.chmod(run, 0o755)
     sock = os.path.join(run, "app.sock")
-    argv = [("fastcgi_app:app" if a == "myapp:app" else a) for a in readme_proxy_command(sock)]
-    conf = PROXY_CONF.format(modules=harness.MODULES_DIR) + readme_proxy_conf(sock)
+    argv = [("fastcgi_app:app" if a == "myapp:app" else a) for a in docs_proxy_command(sock)]
+    conf = PROXY_CONF.format(modules=harness.MODULES_DIR) + docs_proxy_conf(sock)
     server = harness.Apache(
         site["cgi"], module="cgid", docroot=site["docroot"], extra_conf=conf, start_timeout=30
     )
@@ -328,7 +309,7 @@ def fcgid_default(site):
         yield server
 
 
-# -- mod_fcgid, the README's .htaccess: the one-line script kept warm ---------------------
+# -- mod_fcgid, the docs' .htaccess: the one-line script kept warm ---------------------
 
 
 def test_htaccess_get(fcgid):
@@ -386,7 +367,7 @@ def test_utf8_path_info_exact(fcgid):
 
 
 def test_authorization_with_cgipassauth(fcgid):
-    # The README's .htaccess has CGIPassAuth On.
+    # The docs' .htaccess has CGIPassAuth On.
     env = env_of(fcgid, "/fcgi/app.fcgi/env", headers={"Authorization": AUTH})
     assert env["HTTP_AUTHORIZATION"] == AUTH
 
@@ -429,8 +410,8 @@ def test_crash_is_500_and_the_process_goes_on(fcgid):
 def test_touch_does_not_restart_but_a_new_file_does(fcgid):
     # mod_fcgid 2.3 keys its processes by the script's device and inode and
     # never looks at its mtime: `touch app.fcgi` changes nothing, a new file
-    # (the README: cp app.fcgi app.tmp && mv app.tmp app.fcgi) gets a fresh process.
-    assert "cp app.fcgi app.tmp && mv app.tmp app.fcgi" in _readme()
+    # (the docs: cp app.fcgi app.tmp && mv app.tmp app.fcgi) gets a fresh process.
+    assert "cp app.fcgi app.tmp && mv app.tmp app.fcgi" in page_text(PAGE)
     script = os.path.join(fcgid.docroot, "fcgi", "app.fcgi")
     old = pid_of(fcgid, "/fcgi/app.fcgi/pid")
     later = time.time() + 5
@@ -455,7 +436,7 @@ def test_wsgi_errors_reach_the_error_log(fcgid):
 
 
 def test_upload_20mb(fcgid):
-    # FcgidMaxRequestLen is raised by the README's server-configuration block.
+    # FcgidMaxRequestLen is raised by the docs' server-configuration block.
     body = os.urandom(MB20)
     pid = pid_of(fcgid, "/fcgi/app.fcgi/pid")
     status, _, data = request(fcgid.port, "POST", "/fcgi/app.fcgi/hash", body=body)
@@ -522,7 +503,7 @@ def concurrent_pids(server, path, clients=8, each=5):
 
 
 def test_concurrent_clients_within_max_processes(fcgid):
-    # The README's server block sets FcgidMaxProcessesPerClass 2: eight clients
+    # The docs' server block sets FcgidMaxProcessesPerClass 2: eight clients
     # at once are all served, by at most two processes.
     statuses, pids = concurrent_pids(fcgid, "/fcgi/app.fcgi/pid")
     assert statuses == [200] * 40, (statuses, fcgid.error_log()[-2000:])
@@ -549,15 +530,15 @@ def test_default_max_request_len_answers_bigger_uploads_with_500(fcgid_default):
         assert status == 500, (size, data[:300])
     log = wait_for_log(fcgid_default, "exceeds MaxRequestLen")
     assert "HTTP request length 131073 (so far) exceeds MaxRequestLen (131072)" in log, log[-2000:]
-    # The server configuration raises it: the README's block does (see test_upload_20mb).
+    # The server configuration raises it: the docs' block does (see test_upload_20mb).
     assert re.search(
         r"^FcgidMaxRequestLen\s+\d+",
-        readme_block("mod_fcgid in the server configuration", "apache"),
+        doc_block(PAGE, "mod_fcgid in the server configuration", "apache"),
         re.M,
     )
 
 
-# -- the README's "mod_fcgid in the server configuration" ----------------------------------
+# -- the docs' "mod_fcgid in the server configuration" ----------------------------------
 
 
 def test_server_config_block(fcgid):
@@ -643,7 +624,7 @@ def test_apache_stop_leaves_no_process(site):
     os.mkdir(folder)
     shutil.copy(os.path.join(site["fcgi"], "fastcgi_app.py"), folder)
     shutil.copy(os.path.join(site["fcgi"], ".htaccess"), folder)
-    harness.write_script(os.path.join(folder, "app.fcgi"), ONE_LINE % "fastcgi_app:app")
+    harness.write_script(os.path.join(folder, "app.fcgi"), one_line_script("fastcgi_app:app"))
     harness.make_world_readable(folder)
     server = fcgid_apache(site)
     with running(server):
@@ -682,7 +663,7 @@ def test_apache_stop_leaves_no_process(site):
             assert "FastCGI process %d stopping: signal 15" % pid in log, log[-3000:]
 
 
-# -- mod_proxy_fcgi in front of `wsgicgi fcgi --bind unix:PATH` (the README's lines) -----------
+# -- mod_proxy_fcgi in front of `wsgicgi fcgi --bind unix:PATH` (the docs' lines) -----------
 
 
 def test_proxy_socket_mode_and_group(proxy):
@@ -704,7 +685,7 @@ def test_proxy_get_script_name_and_path_info(proxy):
     assert env["REQUEST_URI"] == "/app/env/x?q=1&r=%20s"
     assert env["REQUEST_METHOD"] == "GET" and env["GATEWAY_INTERFACE"] == "CGI/1.1"
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(proxy.port))
-    assert env["HTTP_AUTHORIZATION"] == AUTH  # CGIPassAuth On in the README's <Location>
+    assert env["HTTP_AUTHORIZATION"] == AUTH  # CGIPassAuth On in the docs' <Location>
     assert (env["wsgi.multithread"], env["wsgi.run_once"]) == (False, False)
     assert env["pid"] == proxy.backend.pid
     assert env_of(proxy, "/app/")["PATH_INFO"] == "/"
@@ -764,10 +745,10 @@ def test_proxy_download_and_crash(proxy):
 
 
 def test_proxy_backend_stops_on_sigterm(site):
-    # The README's command line again, on its own socket: SIGTERM ends it with
+    # The docs' command line again, on its own socket: SIGTERM ends it with
     # status 0 and removes the socket.
     sock = os.path.join(site["top"], "run", "stop.sock")
-    argv = [("fastcgi_app:app" if a == "myapp:app" else a) for a in readme_proxy_command(sock)]
+    argv = [("fastcgi_app:app" if a == "myapp:app" else a) for a in docs_proxy_command(sock)]
     with fcgi_backend(argv, site["fcgi"], sock) as backend:
         # One request first: the socket listens before the app is loaded and
         # the signal handlers are in place.
@@ -782,7 +763,7 @@ def test_proxy_backend_stops_on_sigterm(site):
         assert "stopping: signal 15" in backend.read_log()
 
 
-# -- Flask and Django through FastCGI (mod_fcgid, the README's .htaccess) ---------------------
+# -- Flask and Django through FastCGI (mod_fcgid, the docs' .htaccess) ---------------------
 
 FRAMEWORKS = {"flask": "Flask", "django": "Django"}
 
@@ -874,12 +855,12 @@ def test_framework_processes_are_kept_warm(fcgid):
 
 
 def test_flask_through_mod_proxy_fcgi(site):
-    # The README's mod_proxy_fcgi lines with a Flask app: url_for under /app.
+    # The docs' mod_proxy_fcgi lines with a Flask app: url_for under /app.
     run = os.path.join(site["top"], "run")
     os.makedirs(run, exist_ok=True)
     sock = os.path.join(run, "flask.sock")
-    argv = [("flask_app:app" if a == "myapp:app" else a) for a in readme_proxy_command(sock)]
-    conf = PROXY_CONF.format(modules=harness.MODULES_DIR) + readme_proxy_conf(sock)
+    argv = [("flask_app:app" if a == "myapp:app" else a) for a in docs_proxy_command(sock)]
+    conf = PROXY_CONF.format(modules=harness.MODULES_DIR) + docs_proxy_conf(sock)
     server = harness.Apache(
         site["cgi"], module="cgid", docroot=site["docroot"], extra_conf=conf, start_timeout=30
     )

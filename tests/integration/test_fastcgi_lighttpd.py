@@ -1,6 +1,6 @@
-"""lighttpd's mod_fastcgi with ``bin-path`` running the README's one-line
-script (the same file that serves CGI): the README's block, read from
-README.md, with only the paths changed.
+"""lighttpd's mod_fastcgi with ``bin-path`` running the docs' one-line
+script (the same file that serves CGI): the docs' block, read from
+docs/deploy/fastcgi.md, with only the paths changed.
 
 lighttpd starts the script itself on its own socket (``max-procs`` of them),
 sends it request after request, and stops it with SIGTERM when it stops.
@@ -16,15 +16,16 @@ import sys
 import time
 
 import pytest
+from docs_blocks import one_line_script
 from fcgi_stack import (
     HERE,
     LIGHTTPD,
     ROOT,
+    fastcgi_block,
     lighttpd,
     pids_with,
     public_tempdir,
     python_env,
-    readme_block,
     require,
     substitute,
 )
@@ -32,9 +33,7 @@ from fcgi_stack import (
 pytestmark = pytest.mark.integration
 
 HTTP_TIMEOUT = 120
-ONE_LINE = (
-    "#!/usr/bin/env -S python3 -m wsgicgi fcgi_app:app\n"  # the README's line, this test's app
-)
+ONE_LINE = one_line_script("fcgi_app:app")  # the gateway page's line, this test's app
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +53,8 @@ def site():
         shutil.rmtree(top, ignore_errors=True)
 
 
-def readme_text(site):
-    block = readme_block("lighttpd", "mod_fastcgi", heading="lighttpd")
+def docs_text(site):
+    block = fastcgi_block("lighttpd", "mod_fastcgi", heading="lighttpd")
     return substitute(
         block,
         {
@@ -92,7 +91,7 @@ def get_json(server, path, **kw):
 
 def test_lighttpd_bin_path_runs_the_one_line_script_as_fastcgi(site):
     script = os.path.join(site, "cgi-bin", "app.fcgi")
-    with lighttpd(site, readme_text(site), env=server_env()) as server:
+    with lighttpd(site, docs_text(site), env=server_env()) as server:
         env = get_json(server, "/app/env/x?q=1")
         assert env["REQUEST_METHOD"] == "GET"
         # lighttpd: "/app" => the prefix is SCRIPT_NAME, the rest PATH_INFO.

@@ -1,10 +1,10 @@
-"""FastCGI behind a real nginx: the README's recipes, read from README.md.
+"""FastCGI behind a real nginx: the docs' recipes, read from docs/deploy/fastcgi.md.
 
-- ``fastcgi_pass`` to ``wsgicgi fcgi APP --bind unix:...`` with the README's
+- ``fastcgi_pass`` to ``wsgicgi fcgi APP --bind unix:...`` with the docs'
   ``upstream`` + ``location /app/`` block as written (``fastcgi_keep_conn on``
   and ``keepalive 8``), and the same block without ``fastcgi_keep_conn``;
-  the README's ``spawn-fcgi -F 2`` line for the concurrent clients.
-- ``wsgicgi fcgi --cgi-dir`` with the README's fcgiwrap blocks: cgit, and
+  the docs' ``spawn-fcgi -F 2`` line for the concurrent clients.
+- ``wsgicgi fcgi --cgi-dir`` with the docs' fcgiwrap blocks: cgit, and
   ``git clone`` / ``git push`` through git-http-backend; a plain cgi-bin
   folder with the classic fcgiwrap ``location``; and ``SCRIPT_FILENAME``s
   outside the folder refused with nothing run (where fcgiwrap runs them).
@@ -27,12 +27,12 @@ from fcgi_stack import (
     NGINX,
     ROOT,
     SPAWN_FCGI,
+    fastcgi_block,
     free_ports,
     listen_in_servers,
     listening_inode,
     nginx,
     public_tempdir,
-    readme_block,
     require,
     server_block,
     socket_inodes,
@@ -45,21 +45,21 @@ from fcgi_stack import (
 pytestmark = pytest.mark.integration
 
 HTTP_TIMEOUT = 120
-README_SOCKET = "/run/wsgicgi/app.sock"
+DOCS_SOCKET = "/run/wsgicgi/app.sock"
 UTF8_PATH = "/app/env/caf\u00e9/\u65e5\u672c"
 
 
 def app_block(keep_conn=True):
-    """The README's nginx block (upstream + server), optionally without
+    """The docs' nginx block (upstream + server), optionally without
     ``fastcgi_keep_conn on``."""
-    block = readme_block("nginx", "upstream wsgicgi_app", heading="nginx")
+    block = fastcgi_block("nginx", "upstream wsgicgi_app", heading="nginx")
     if not keep_conn:
         block = substitute(block, {"        fastcgi_keep_conn on;\n": ""})
     return block
 
 
 def spawn_line():
-    return readme_block("sh", "spawn-fcgi", heading="nginx")
+    return fastcgi_block("sh", "spawn-fcgi", heading="nginx")
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +85,9 @@ class Stack:
 
 
 def spawn_replacements(socket_path, command):
-    """What the README's spawn-fcgi line names, for this machine."""
+    """What the docs' spawn-fcgi line names, for this machine."""
     out = {
-        README_SOCKET: socket_path,
+        DOCS_SOCKET: socket_path,
         "/srv/www/venv/bin/wsgicgi": " ".join(map(shlex.quote, wsgicgi_argv())),
     }
     if os.geteuid() != 0:
@@ -99,13 +99,13 @@ def spawn_replacements(socket_path, command):
 @pytest.fixture(scope="module", params=["keep_conn", "no_keep_conn"])
 def single(request, folder):
     """One ``wsgicgi fcgi fcgi_app:app --bind unix:`` process (one request
-    at a time) behind nginx with the README's block, with and without
+    at a time) behind nginx with the docs' block, with and without
     ``fastcgi_keep_conn on``."""
     keep = request.param == "keep_conn"
     with wsgicgi_fcgi(folder, ["fcgi_app:app"], name="single-" + request.param) as server:
         (port,) = free_ports(1)
         text = listen_in_servers(
-            substitute(app_block(keep), {README_SOCKET: server.socket_path}), [port]
+            substitute(app_block(keep), {DOCS_SOCKET: server.socket_path}), [port]
         )
         with nginx(text, [port]) as web:
             stack = Stack(server, web)
@@ -130,7 +130,7 @@ def get_json(stack, path, **kw):
     return json.loads(body)
 
 
-def test_get_has_script_name_and_path_info_of_the_readme_block(single):
+def test_get_has_script_name_and_path_info_of_the_fastcgi_block(single):
     env = get_json(single, "/app/env/x/y?a=1&b=%20")
     assert env["REQUEST_METHOD"] == "GET"
     assert env["SCRIPT_NAME"] == "/app"
@@ -281,7 +281,7 @@ def many(request, folder):
     with started as server:
         (port,) = free_ports(1)
         text = listen_in_servers(
-            substitute(app_block(keep), {README_SOCKET: server.socket_path}), [port]
+            substitute(app_block(keep), {DOCS_SOCKET: server.socket_path}), [port]
         )
         with nginx(text, [port]) as web:
             stack = Stack(server, web)
@@ -340,11 +340,11 @@ REPO_DESC = "wsgicgi demo repository"
 
 
 def fcgiwrap_spawn_line(marker):
-    return readme_block("sh", marker, heading="Replacing fcgiwrap")
+    return fastcgi_block("sh", marker, heading="Replacing fcgiwrap")
 
 
 def fcgiwrap_block(marker):
-    return readme_block("nginx", marker, heading="Replacing fcgiwrap")
+    return fastcgi_block("nginx", marker, heading="Replacing fcgiwrap")
 
 
 def git_env(home):
@@ -384,9 +384,9 @@ class GitSite:
 
 @pytest.fixture(scope="module")
 def git_site(folder):
-    """A bare repository served by cgit (README's ``location /``) and by
-    git-http-backend (README's ``location ~ ^/git(/.*)``), each through the
-    README's spawn-fcgi line with ``wsgicgi fcgi --cgi-dir``."""
+    """A bare repository served by cgit (the docs' ``location /``) and by
+    git-http-backend (the docs' ``location ~ ^/git(/.*)``), each through the
+    the docs' spawn-fcgi line with ``wsgicgi fcgi --cgi-dir``."""
     require(NGINX, SPAWN_FCGI, GIT, CGIT, GIT_HTTP_BACKEND)
     top = os.path.join(folder, "gitsite")
     home = os.path.join(top, "home")
@@ -526,11 +526,11 @@ printf 'Content-Type: text/plain\\n\\nran outside\\n'
 
 @pytest.fixture(scope="module", params=["wsgicgi", "fcgiwrap"])
 def plain(request, folder):
-    """A plain cgi-bin folder behind nginx: server 1 has the README's
+    """A plain cgi-bin folder behind nginx: server 1 has the docs'
     ``location /cgi-bin/``; server 2 is careless (every file of the
     document root, and a SCRIPT_FILENAME from the query string) and sends
     the same socket whatever it likes.  Behind it, ``wsgicgi fcgi --cgi-dir``
-    from the README's line, or fcgiwrap itself for comparison."""
+    from the docs' line, or fcgiwrap itself for comparison."""
     if request.param == "fcgiwrap":
         require(FCGIWRAP)
     top = os.path.join(folder, "plain-" + request.param)
@@ -558,7 +558,7 @@ def plain(request, folder):
     else:
         replacements["/srv/www/venv/bin/wsgicgi fcgi --cgi-dir /srv/www/cgi-bin"] = FCGIWRAP
     with spawn_fcgi(top, line, replacements, name="wrap") as server:
-        readme = substitute(
+        docs = substitute(
             fcgiwrap_block("location /cgi-bin/"),
             {
                 FCGIWRAP_SOCKET: server.socket_path,
@@ -578,7 +578,7 @@ def plain(request, folder):
             "}\n" % (server.socket_path, server.socket_path)
         )
         ports = free_ports(2)
-        text = server_block(ports[0], readme) + server_block(ports[1], careless, root=www)
+        text = server_block(ports[0], docs) + server_block(ports[1], careless, root=www)
         with nginx(text, ports) as web:
             stack = Stack(server, web)
             stack.kind = request.param

@@ -1,13 +1,13 @@
-"""The README's nginx recipe ("In production", behind a reverse proxy that
-terminates TLS), proved against a private nginx on 127.0.0.1.
+"""The docs' nginx recipe (docs/deploy/production.md, behind a reverse proxy
+that terminates TLS), proved against a private nginx on 127.0.0.1.
 
-nginx gets the README's ``location / { ... }`` block exactly as README.md
-has it (read from the file, only the upstream port changed) in two server
+nginx gets the docs' ``location / { ... }`` block exactly as the page has it
+(read from the file, only the upstream port changed) in two server
 blocks: plain HTTP, and real TLS with a self-signed certificate made by
 openssl, so ``X-Forwarded-Proto $scheme`` says ``https`` because the client
-really spoke TLS.  Behind it, each of the README's servers: gunicorn with
+really spoke TLS.  Behind it, each of the page's command lines: gunicorn with
 ``CGIDirectory('cgi-bin')`` (sync workers) and with ``make_app()`` (gthread),
-``waitress-serve --call`` with the README's trusted-proxy flags, and
+``waitress-serve --call`` with the page's trusted-proxy flags, and
 ``wsgicgi serve``.  The client connects from 127.0.0.2, nginx to the backend
 from 127.0.0.1, so a script can tell the client's address from the proxy's.
 """
@@ -22,7 +22,16 @@ import sys
 import time
 
 import pytest
-from nginx_proxy import available, free_ports, nginx_proxy, public_tempdir, readme_location, running
+from docs_blocks import argv, cd_and_argv, command, doc_block, page_text, substitute
+from nginx_proxy import (
+    PRODUCTION_PAGE,
+    available,
+    docs_location,
+    free_ports,
+    nginx_proxy,
+    public_tempdir,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -48,49 +57,59 @@ def console(name, module):
     return [path] if os.access(path, os.X_OK) else [sys.executable, "-m", module]
 
 
+def production_command(marker, replacements):
+    """The docs' command line with ``marker`` (docs/deploy/production.md),
+    its example values replaced, as argv with the venv's console script."""
+    block = doc_block(PRODUCTION_PAGE, "in production", "sh", marker)
+    line = substitute(command(block, marker), replacements)
+    cwd = None
+    if line.startswith("cd "):
+        cwd, words = cd_and_argv(line)
+    else:
+        words = argv(line)
+    return cwd, [*console(words[0], words[0].split("-")[0]), *words[1:]]
+
+
 def gunicorn_cgidirectory(port, site):
-    # README: gunicorn -w 4 -b 127.0.0.1:8000 "wsgicgi:CGIDirectory('cgi-bin')"
-    return [
-        *console("gunicorn", "gunicorn"),
-        "-w",
-        "2",
-        "-b",
-        "127.0.0.1:%d" % port,
-        "wsgicgi:CGIDirectory('cgi-bin', timeout=%d)" % TIMEOUT,
-    ]
+    # gunicorn -w 4 -b 127.0.0.1:8000 "wsgicgi:CGIDirectory('cgi-bin')", its scripts' timeout short.
+    _, words = production_command(
+        "CGIDirectory('cgi-bin')",
+        {
+            "127.0.0.1:8000": "127.0.0.1:%d" % port,
+            "CGIDirectory('cgi-bin')": "CGIDirectory('cgi-bin', timeout=%d)" % TIMEOUT,
+        },
+    )
+    return words
 
 
 def gunicorn_make_app(port, site):
-    # README: gunicorn -w 4 -k gthread --threads 8 "wsgicgi.serve:make_app(...)"
-    return [
-        *console("gunicorn", "gunicorn"),
-        "-w",
-        "2",
-        "-k",
-        "gthread",
-        "--threads",
-        "4",
-        "-b",
-        "127.0.0.1:%d" % port,
-        "wsgicgi.serve:make_app(timeout=%d)" % TIMEOUT,
-    ]
+    # gunicorn -w 4 -k gthread --threads 8 -b 127.0.0.1:8000 "wsgicgi.serve:make_app(directory=...)"
+    _, words = production_command(
+        "-k gthread",
+        {
+            "127.0.0.1:8000": "127.0.0.1:%d" % port,
+            "directory='/srv/site', timeout=30": "directory=%r, timeout=%d" % (site, TIMEOUT),
+        },
+    )
+    return words
 
 
 def waitress_make_app(port, site):
-    # README: waitress-serve --listen=127.0.0.1:8000 --threads=8 --outbuf-high-watermark=1048576
-    #   --call wsgicgi.serve:make_app, plus --trusted-proxy=127.0.0.1
-    #   --trusted-proxy-headers="x-forwarded-for x-forwarded-proto".
+    # cd /srv/site && waitress-serve --listen=127.0.0.1:8000 --threads=8
+    #   --outbuf-high-watermark=1048576 --call wsgicgi.serve:make_app, plus the
+    # trusted-proxy flags the page gives for waitress behind a proxy.
     # nginx_site:make_app is make_app with SITE_TIMEOUT: --call passes no arguments.
-    return [
-        *console("waitress-serve", "waitress"),
-        "--listen=127.0.0.1:%d" % port,
-        "--threads=8",
-        "--outbuf-high-watermark=1048576",
-        "--trusted-proxy=127.0.0.1",
-        "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto",
-        "--call",
-        "nginx_site:make_app",
-    ]
+    flags = '--trusted-proxy=127.0.0.1 --trusted-proxy-headers="x-forwarded-for x-forwarded-proto"'
+    assert "`%s`" % flags in page_text(PRODUCTION_PAGE)
+    cwd, words = production_command(
+        "waitress-serve",
+        {
+            "127.0.0.1:8000": "127.0.0.1:%d" % port,
+            "--call wsgicgi.serve:make_app": flags + " --call nginx_site:make_app",
+        },
+    )
+    assert cwd == "/srv/site"  # the test runs it from its own site folder
+    return words
 
 
 def wsgicgi_serve(port, site):
@@ -164,17 +183,16 @@ class Stack:
 
 @pytest.fixture(scope="module", params=sorted(KINDS))
 def stack(request, site):
-    """nginx with the README's block in front of one backend, both running."""
+    """nginx with the docs' block in front of one backend, both running."""
     kind = KINDS[request.param]
     (port,) = free_ports(1)
     env = {
         "PYTHONPATH": os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")])),
         "SITE_TIMEOUT": str(TIMEOUT),
     }
-    readme = os.path.join(ROOT, "README.md")
     with (
         running(kind.command(port, site), port, cwd=site, env=env, name=request.param) as backend,
-        nginx_proxy(readme_location(readme), port) as proxy,
+        nginx_proxy(docs_location(), port) as proxy,
     ):
         yield Stack(request.param, kind, backend, proxy)
 
@@ -232,7 +250,7 @@ def check_common(stack, env, tls):
 
 
 def test_plain_http_is_http_even_if_the_client_claims_https(stack):
-    """Over plain HTTP the README's block overrides a client's own
+    """Over plain HTTP the docs' block overrides a client's own
     X-Forwarded-Proto with $scheme: no backend shows HTTPS, and a forged
     X-Forwarded-For never becomes REMOTE_ADDR."""
     env = script_env(
@@ -248,7 +266,7 @@ def test_plain_http_is_http_even_if_the_client_claims_https(stack):
 def test_tls_terminated_by_nginx(stack):
     """Over TLS: HTTPS=on and REQUEST_SCHEME=https where the backend trusts
     the proxy's X-Forwarded-Proto (gunicorn by default, waitress with the
-    README's flags, wsgicgi serve with --trusted-proxy)."""
+    docs' flags, wsgicgi serve with --trusted-proxy)."""
     env = script_env(stack, tls=True)
     check_common(stack, env, tls=True)
     if stack.kind.https:
@@ -271,7 +289,7 @@ def test_post_of_several_megabytes_reaches_the_script_intact(stack):
     )
     assert status != 413, (
         "nginx refused an 8 MiB body: its client_max_body_size defaults to 1m "
-        "and the README's location block does not raise it"
+        "and the docs' location block does not raise it"
     )
     assert status == 200, (status, answer[:200], stack.backend.log())
     assert headers.get("X-Method") == "POST"

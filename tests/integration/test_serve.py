@@ -22,6 +22,7 @@ import threading
 import time
 
 import pytest
+from docs_blocks import argv, command, doc_block, substitute
 from wsgi_servers import is_watchdog
 
 pytestmark = pytest.mark.integration
@@ -827,9 +828,23 @@ def _gunicorn(app_spec, cwd):
     return Server(argv, cwd, rb"Listening at: http://(127\.0\.0\.1):(\d+)", stream="stderr")
 
 
+PRODUCTION_PAGE = "deploy/production.md"
+
+
+def production_app_spec(marker):
+    """The APP argument of the docs' gunicorn line with ``marker``
+    (docs/deploy/production.md; test_nginx.py runs the whole lines)."""
+    block = doc_block(PRODUCTION_PAGE, "in production", "sh", marker)
+    words = argv(command(block, marker))
+    assert words[0] == "gunicorn", words
+    return words[-1]
+
+
 def test_gunicorn_recipe_cgidirectory(site):
-    """The README's line: gunicorn -w 4 "wsgicgi:CGIDirectory('cgi-bin')"."""
-    server = _gunicorn("wsgicgi:CGIDirectory('cgi-bin')", site["root"])
+    """The docs' line: gunicorn -w 4 -b 127.0.0.1:8000 "wsgicgi:CGIDirectory('cgi-bin')"."""
+    spec = production_app_spec("CGIDirectory('cgi-bin')")
+    assert spec == "wsgicgi:CGIDirectory('cgi-bin')"
+    server = _gunicorn(spec, site["root"])
     try:
         status, _, body = server.get("/hello.sh?name=gunicorn")
         assert status == 200
@@ -842,7 +857,9 @@ def test_gunicorn_recipe_cgidirectory(site):
 
 
 def test_gunicorn_recipe_whole_site(site):
-    server = _gunicorn("wsgicgi.serve:make_app()", site["root"])
+    spec = production_app_spec('"wsgicgi.serve:make_app()"')
+    assert spec == "wsgicgi.serve:make_app()"
+    server = _gunicorn(spec, site["root"])
     try:
         assert server.get("/hello.txt")[2] == b"hello, static world\n"
         status, _, body = server.get("/cgi-bin/hello.sh?name=site")
@@ -876,8 +893,9 @@ def test_waitress_serve_recipe(site):
 
 @pytest.mark.parametrize("backend", ["gunicorn", "waitress"])
 def test_behind_apache_reverse_proxy(site, apache_available, backend):
-    """The README's Apache recipe in front of gunicorn or waitress-serve:
-    files and scripts through the proxy, the scheme passed on (HTTPS=on)."""
+    """The docs' Apache recipe (docs/deploy/production.md, read from the page)
+    in front of gunicorn or waitress-serve: files and scripts through the
+    proxy, the scheme passed on (HTTPS=on)."""
     from scripts.harness import apache as harness
 
     if backend == "gunicorn":
@@ -904,10 +922,9 @@ def test_behind_apache_reverse_proxy(site, apache_available, backend):
         "LoadModule %s_module %s/mod_%s.so" % (name, harness.MODULES_DIR, name)
         for name in ("proxy", "proxy_http", "headers")
     )
+    block = doc_block(PRODUCTION_PAGE, "in production", "apache", "ProxyPass")
     conf = (
-        "%s\nProxyPass / http://127.0.0.1:%d/\nProxyPassReverse / http://127.0.0.1:%d/\n"
-        'ProxyPreserveHost On\nRequestHeader set X-Forwarded-Proto "https"\n'
-        % (modules, server.address[1], server.address[1])
+        modules + "\n" + substitute(block, {"127.0.0.1:8000": "127.0.0.1:%d" % server.address[1]})
     )
     httpd = harness.Apache(empty, docroot=empty, extra_conf=conf)
     try:

@@ -29,6 +29,7 @@ import sys
 import time
 
 import pytest
+from docs_blocks import argv, command, commands, doc_block, substitute, two_line_script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -63,8 +64,13 @@ def app(environ, start_response):
     return [json.dumps(info).encode("ascii")]
 """
 
-HTACCESS_CGI = "Options +ExecCGI\nAddHandler cgi-script .cgi\nCGIPassAuth On\n"
-HTACCESS_FCGI = "Options +ExecCGI\nAddHandler fcgid-script .fcgi\nCGIPassAuth On\n"
+# The docs' recipes (docs/deploy/shared-hosting.md, docs/deploy/fastcgi.md), read from the pages.
+PAGE = "deploy/shared-hosting.md"
+HTACCESS_CGI = doc_block(PAGE, None, "apache", "AddHandler cgi-script")
+HTACCESS_FCGI = doc_block("deploy/fastcgi.md", "mod_fcgid in `.htaccess`", "apache")
+VENV_STEPS = commands(doc_block(PAGE, None, "sh", "python3 -m venv ~/venv"))
+ONE_LINE_VENV = doc_block(PAGE, None, "sh", "#!/usr/bin/env -S /home/USER/venv/bin/python")
+CHECK_LINE = command(doc_block(PAGE, None, "sh", "wsgicgi check"), "wsgicgi check")
 
 SERVER_CONF = """\
 LoadModule suexec_module {modules}/mod_suexec.so
@@ -157,8 +163,10 @@ def _build_wheel(tmp):
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if os.path.exists(os.path.join(ROOT, name)):
             shutil.copy(os.path.join(ROOT, name), src)
+    import wsgicgi  # the package the suite runs against: the checkout's, or the wheel's
+
     shutil.copytree(
-        os.path.join(ROOT, "wsgicgi"),
+        os.path.dirname(os.path.abspath(wsgicgi.__file__)),
         os.path.join(src, "wsgicgi"),
         ignore=shutil.ignore_patterns("__pycache__"),
     )
@@ -219,14 +227,19 @@ def account():
         user = pwd.getpwnam(name)
         os.chmod(user.pw_dir, 0o711)  # Apache (www-data) must reach ~/public_html
         wheel = _build_wheel(tmp)
-        venv = os.path.join(user.pw_dir, "venv")
-        made = _as_user(user, [SYSTEM_PYTHON, "-m", "venv", venv])
+        # The docs' two steps, as the account: "python3 -m venv ~/venv" (Debian's
+        # python3), then "~/venv/bin/pip install wsgicgi" with this checkout's wheel.
+        make_venv, install = (
+            [w.replace("~", user.pw_dir, 1) if w.startswith("~") else w for w in argv(step)]
+            for step in VENV_STEPS
+        )
+        assert make_venv[0] == "python3" and install[-2:] == ["install", "wsgicgi"], VENV_STEPS
+        made = _as_user(user, [SYSTEM_PYTHON, *make_venv[1:]])
         assert made.returncode == 0, made.stdout.decode("utf-8", "replace")
         pip = _as_user(
             user,
             [
-                os.path.join(venv, "bin", "pip"),
-                "install",
+                *install[:-1],
                 "-q",
                 "--no-index",
                 "--no-deps",
@@ -300,7 +313,8 @@ def folder(user, name, mode=0o755, htaccess=HTACCESS_CGI):
 
 
 def one_line(user, spec="myapp:app"):
-    return "#!/usr/bin/env -S %s -m wsgicgi %s\n" % (home(user, "venv", "bin", "python"), spec)
+    """The docs' one-line script with the venv, for ``user``."""
+    return substitute(ONE_LINE_VENV, {"/home/USER": user.pw_dir, "myapp:app": spec})
 
 
 def request(httpd, method, path, body=None, headers=None, timeout=90):
@@ -339,7 +353,10 @@ def wait_for(read, needle, timeout=15):
 
 
 def check(user, *paths, args=()):
-    """``wsgicgi check`` as the account runs it over SSH: the venv's console script."""
+    """``wsgicgi check`` as the account runs it over SSH: the venv's console
+    script, as the docs' line names it."""
+    program = argv(CHECK_LINE)[:2]
+    assert program == ["~/venv/bin/wsgicgi", "check"], CHECK_LINE
     done = _as_user(
         user,
         [home(user, "venv", "bin", "wsgicgi"), "check", *list(args), *list(paths)],
@@ -360,15 +377,18 @@ def probe_json(httpd, path, **kwargs):
 
 @pytest.fixture(scope="module")
 def good(account):
-    """~/public_html/good: the README's one-line script with the venv, next to myapp.py."""
+    """~/public_html/good: the docs' one-line script with the venv, next to myapp.py."""
     path = folder(account, "good")
     put(account, os.path.join(path, "myapp.py"), APP)
     put(account, os.path.join(path, "app.cgi"), one_line(account), mode=0o755)
     put(
         account,
         os.path.join(path, "two.cgi"),
-        "#!%s\nfrom wsgicgi import run\nfrom myapp import app; run(app)\n"
-        % home(account, "venv", "bin", "python"),
+        # The gateway page's two-line form, "with #!/home/USER/venv/bin/python as its first line".
+        substitute(
+            two_line_script("myapp"),
+            {"#!/usr/bin/python3": "#!" + home(account, "venv", "bin", "python")},
+        ),
         mode=0o755,
     )
     return path
