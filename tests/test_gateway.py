@@ -151,6 +151,17 @@ def test_bytes_values_reach_the_app_as_latin1_strings():
     assert seen({"PATH_INFO": raw}, "PATH_INFO") == raw.decode("latin-1")
 
 
+def test_bytes_subclass_values_are_bytes_too():
+    # run(environ=...) is typed Mapping[str, str | bytes]: a bytes subclass is
+    # bytes (it once stayed bytes when ASCII, and crashed run() when not).
+    class Raw(bytes):
+        pass
+
+    raw = b"/caf\xc3\xa9/\xff"
+    assert seen({"PATH_INFO": Raw(raw)}, "PATH_INFO") == raw.decode("latin-1")
+    assert seen({"HTTP_X_ASCII": Raw(b"abc")}, "HTTP_X_ASCII") == "abc"
+
+
 def test_os_environ_style_strings_are_turned_back_into_their_bytes():
     # os.environ decodes raw bytes with the filesystem encoding and
     # surrogateescape; the app must see the bytes (PEP 3333), not that text.

@@ -7,6 +7,14 @@ only to write an error response, so it stays off the gateway's success path.
 
 from .protocol import has_control_chars, is_token
 
+# typing.TYPE_CHECKING without importing typing: the gateway's error path
+# imports this module (see gateway.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from ._types import Headers
+
 __all__ = ["REASONS", "CGIResponseError", "cgi_status", "parse_cgi_headers", "status_line"]
 
 REASONS = {
@@ -43,12 +51,12 @@ class CGIResponseError(ValueError):
     """A CGI script's response header block is malformed (answered with 502)."""
 
 
-def status_line(code):
+def status_line(code: "int") -> "str":
     """A ``"NNN Reason"`` status string for a code."""
     return "%d %s" % (code, REASONS.get(code, "Unknown"))
 
 
-def parse_cgi_headers(block):
+def parse_cgi_headers(block: "bytes") -> "tuple[str | None, Headers]":
     """Parse a CGI response header block (RFC 3875 §6.2–6.3).
 
     ``block`` is the bytes before the blank line, without it; lines may end in
@@ -63,7 +71,7 @@ def parse_cgi_headers(block):
     text = block.decode("latin-1")
     # Unfold first, into logical lines: gluing each continuation onto a
     # growing value would be quadratic in the number of lines.
-    logical = []
+    logical: list[list[str]] = []
     for line in text.split("\n"):
         if line.endswith("\r"):
             line = line[:-1]
@@ -75,8 +83,8 @@ def parse_cgi_headers(block):
             logical[-1].append(line.strip(" \t"))
         else:
             logical.append([line])
-    status = None
-    headers = []
+    status: Optional[str] = None
+    headers: Headers = []
     for parts in logical:
         name, colon, value = parts[0].partition(":")
         if not colon:
@@ -97,7 +105,7 @@ def parse_cgi_headers(block):
     return status, headers
 
 
-def cgi_status(value):
+def cgi_status(value: "str") -> "str":
     """A ``Status`` value (or an ``nph-`` status line after its HTTP version)
     as a PEP 3333 status string; raises ``CGIResponseError`` if invalid."""
     # RFC 3875 §6.3.3: Status = status-code SP reason-phrase; many scripts omit

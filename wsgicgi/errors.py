@@ -8,16 +8,27 @@ import traceback
 
 from .cgihead import status_line
 
+# typing.TYPE_CHECKING without importing typing: see gateway.py.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from ._types import OptExcInfo, OutputFile
+    from .gateway import _Response
+
 __all__ = ["app_failed", "bad_request", "client_gone", "error_response", "format_exception"]
 
 
-def format_exception(exc_info, heading):
+def format_exception(exc_info: "OptExcInfo", heading: "str") -> "str":
     """A heading line and the formatted traceback, for the error log."""
     text = "".join(traceback.format_exception(*exc_info))
     return heading + "\n" + text.rstrip("\n")
 
 
-def error_response(code, exc_info=None, head=False):
+def error_response(
+    code: "int", exc_info: "OptExcInfo | None" = None, head: "bool" = False
+) -> "bytes":
     """A complete CGI response (RFC 3875 §6) for an error status.
 
     The body is a short generic text; only when ``exc_info`` is given (the
@@ -38,7 +49,9 @@ def error_response(code, exc_info=None, head=False):
     return header if head else header + data
 
 
-def app_failed(response, exc_info, environ):
+def app_failed(
+    response: "_Response", exc_info: "OptExcInfo", environ: "Mapping[str, Any] | None"
+) -> None:
     """An application error: a 500 if nothing was sent yet, else the body is
     cut where it is (never a second status line).  The traceback is logged."""
     from .gateway import _TRUE
@@ -53,7 +66,7 @@ def app_failed(response, exc_info, environ):
     response.headers_sent = True
 
 
-def client_gone(response, out, default_stdout):
+def client_gone(response: "_Response", out: "OutputFile", default_stdout: "bool") -> None:
     """The client went away (EPIPE): one log line, no traceback flood."""
     import os
 
@@ -63,13 +76,14 @@ def client_gone(response, out, default_stdout):
         # does not print a second BrokenPipeError.
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, out.fileno())
+            stdout: Any = out  # sys.stdout.buffer here, which has fileno()
+            os.dup2(devnull, stdout.fileno())
             os.close(devnull)
         except (OSError, ValueError):
             pass
 
 
-def bad_request(response, exc, default_stdout):
+def bad_request(response: "_Response", exc: "Exception", default_stdout: "bool") -> None:
     """Answer 400 for meta-variables that cannot be served; log why."""
     response.log("wsgicgi: 400 Bad Request: %s" % exc)
     try:

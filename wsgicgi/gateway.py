@@ -131,7 +131,7 @@ def _native(value, encoding):
     # PEP 3333 "bytes as latin-1" strings.  A str value is what os.environ
     # made of the raw bytes (filesystem encoding with surrogateescape), so
     # rebuild those bytes first.
-    if type(value) is bytes:
+    if isinstance(value, bytes):
         return value.decode("latin-1")
     if value.isascii():
         return value
