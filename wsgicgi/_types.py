@@ -7,11 +7,13 @@ imports on Python 3.9 (``Union`` spelled out in the aliases for that).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Protocol, Union
 
 __all__ = [
+    "AnyPath",
     "Environ",
     "ErrorFile",
     "ExcInfo",
@@ -32,6 +34,8 @@ OptExcInfo = Union[ExcInfo, tuple[None, None, None]]
 Environ = dict[str, Any]
 #: ``response_headers``: a list of ``(name, value)`` native strings.
 Headers = list[tuple[str, str]]
+#: A file system path, as ``os.fsencode`` takes it.
+AnyPath = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
 #: The legacy ``write()`` callable that ``start_response`` returns.
 WriteCallable = Callable[[bytes], object]
 

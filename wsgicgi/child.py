@@ -18,6 +18,8 @@ reads the response (http.client, requests) would otherwise block the server's
 write, hence the feeding of stdin, hence its own send (issue 11).
 """
 
+from __future__ import annotations
+
 import os
 import select
 import signal
@@ -27,6 +29,13 @@ import time
 from . import orphans
 from .cgihead import CGIResponseError, cgi_status, parse_cgi_headers
 from .protocol import HOP_BY_HOP, parse_content_length
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import IO, Any
+
+    from ._types import AnyPath, ErrorFile, Headers
 
 __all__ = ["MAX_HEAD", "ChildProcess", "ScriptError", "spawn"]
 
@@ -44,23 +53,34 @@ _HOLD_IN_MEMORY = 1 << 20
 class ScriptError(Exception):
     """The script did not produce a valid CGI response head."""
 
-    def __init__(self, message, timeout=False):
+    def __init__(self, message: str, timeout: bool = False) -> None:
         super().__init__(message)
         self.timeout = timeout
 
 
-def spawn(argv, env, cwd, body, length, errors, name, timeout):
+def spawn(
+    argv: Sequence[AnyPath],
+    env: Mapping[bytes, bytes],
+    cwd: AnyPath | None,
+    body: Any,
+    length: int,
+    errors: ErrorFile,
+    name: str,
+    timeout: float,
+) -> ChildProcess:
     """Start ``argv`` as a CGI child and start feeding it ``length`` bytes of
     ``body``; returns the ``ChildProcess``."""
     # Our own pipes, handed to Popen as descriptors: Popen then wraps none of
     # them in file objects, which the per-request cost notices.
-    ours, theirs = [], []
+    ours: list[int | None] = []
+    theirs: list[int] = []
     try:
-        for _ in range(3):
+        for i in range(3):
             read_end, write_end = os.pipe()
+            if i == 0:  # stdin: the child reads
+                read_end, write_end = write_end, read_end
             ours.append(read_end)
             theirs.append(write_end)
-        ours[0], theirs[0] = theirs[0], ours[0]  # stdin: the child reads
         # The child inherits this thread's signal mask, and some servers'
         # threads block most signals (Apache's, under embedded mod_wsgi): a
         # script's alarm() and SIGTERM handlers would never run.  Popen cannot
@@ -85,7 +105,8 @@ def spawn(argv, env, cwd, body, length, errors, name, timeout):
                 signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
     except BaseException:
         for fd in ours:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
         raise
     finally:
         for fd in theirs:
@@ -95,8 +116,9 @@ def spawn(argv, env, cwd, body, length, errors, name, timeout):
         child = ChildProcess(process, ours, body, length, errors, name, timeout)
     except BaseException:
         _kill_and_reap(process)
-        for fd in ours:
-            os.close(fd)
+        for fd in ours:  # None: closed by the ChildProcess already
+            if fd is not None:
+                os.close(fd)
         raise
     child.watched = watched
     return child
@@ -105,7 +127,16 @@ def spawn(argv, env, cwd, body, length, errors, name, timeout):
 class ChildProcess:
     """A running CGI script and the WSGI iterable of its response body."""
 
-    def __init__(self, process, fds, body, length, errors, name, timeout):
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        fds: list[int | None],
+        body: Any,
+        length: int,
+        errors: ErrorFile,
+        name: str,
+        timeout: float,
+    ) -> None:
         self.process = process
         self.errors = errors
         self.name = name
@@ -113,20 +144,24 @@ class ChildProcess:
         # Our ends of the child's stdin, stdout and stderr; _close_fd closes
         # each exactly once.
         self.fds = fds
-        stdin, self.stdout, self.stderr = fds
+        stdin, stdout, stderr = fds
+        assert stdin is not None and stdout is not None and stderr is not None  # all open
+        self.stdout: int | None = stdout
+        self.stderr: int | None = stderr
         self.pending = b""
-        self.remaining = None
+        self.remaining: int | None = None
         self.err_buffer = b""
         self.closed = False
         self.widened = False
         self.head_only = False
         self.poller = _Poller()
-        self.poller.watch(self.stdout, select.POLLIN)
-        self.poller.watch(self.stderr, select.POLLIN)
+        self.poller.watch(stdout, select.POLLIN)
+        self.poller.watch(stderr, select.POLLIN)
         self.body = body
         self.body_left = length
-        self.unwritten = b""  # read from the body, not yet taken by the script
-        self.stdin = None
+        # Read from the body, not yet taken by the script.
+        self.unwritten: bytes | memoryview = b""
+        self.stdin: int | None = None
         if length:
             self.stdin = stdin
             os.set_blocking(stdin, False)
@@ -138,7 +173,7 @@ class ChildProcess:
 
     # -- the request body ------------------------------------------------
 
-    def _feed(self, events):
+    def _feed(self, events: int) -> bool:
         """The script's stdin has room (or is gone): write the next piece of
         the request body.  Returns True when the script took some of it."""
         if events & (select.POLLERR | select.POLLHUP):
@@ -156,6 +191,7 @@ class ChildProcess:
                     return False
                 self.body_left -= len(data)
                 self.unwritten = memoryview(data)
+            assert self.stdin is not None  # polled for POLLOUT only while open
             written = os.write(self.stdin, self.unwritten)
         except BlockingIOError:
             return False
@@ -171,7 +207,7 @@ class ChildProcess:
             self._stop_feeding()  # all of it: EOF on the script's stdin
         return True
 
-    def _stop_feeding(self):
+    def _stop_feeding(self) -> None:
         if self.stdin is not None:
             self.poller.unregister(self.stdin)
             self.stdin = None
@@ -183,7 +219,7 @@ class ChildProcess:
 
     # -- reading ---------------------------------------------------------
 
-    def _wait_output(self, deadline, extend=True):
+    def _wait_output(self, deadline: float, extend: bool = True) -> bytes:
         """Read whatever is ready; return stdout bytes, ``b""`` at EOF.
 
         The request body goes to stdin and stderr lines to the log as they
@@ -213,7 +249,7 @@ class ChildProcess:
                     _widen_pipe(fd)
                 return data
 
-    def _read(self, fd):
+    def _read(self, fd: int) -> bytes | None:
         """Read a ready stdout or stderr: stdout's bytes (``b""`` at its
         EOF), or None for stderr, whose lines go to the log."""
         data = os.read(fd, _READ)
@@ -228,10 +264,10 @@ class ChildProcess:
             self.stdout = None
         return data
 
-    def _unregister(self, fd):
+    def _unregister(self, fd: int) -> None:
         self.poller.unregister(fd)
 
-    def _stop_reading_stdout(self):
+    def _stop_reading_stdout(self) -> None:
         # Past Content-Length: closing our end makes further writes fail
         # (EPIPE), so the script ends instead of filling the pipe.
         if self.stdout is not None:
@@ -239,7 +275,7 @@ class ChildProcess:
             self.stdout = None
             self._close_fd(1)
 
-    def _close_fd(self, index):
+    def _close_fd(self, index: int) -> None:
         fd, self.fds[index] = self.fds[index], None
         if fd is not None:
             try:
@@ -247,7 +283,7 @@ class ChildProcess:
             except OSError:
                 pass
 
-    def _stderr(self, data):
+    def _stderr(self, data: bytes) -> None:
         buffer = self.err_buffer + data
         if not data:
             if buffer:
@@ -262,7 +298,7 @@ class ChildProcess:
         for line in lines:
             self._log(line.rstrip(b"\r").decode("utf-8", "backslashreplace"), script=True)
 
-    def _log(self, message, script=False):
+    def _log(self, message: str, script: bool = False) -> None:
         try:
             self.errors.write(
                 ("%s: %s\n" if script else "wsgicgi: %s: %s\n") % (self.name, message)
@@ -271,7 +307,7 @@ class ChildProcess:
         except Exception:
             pass
 
-    def read_head(self, nph=False):
+    def read_head(self, nph: bool = False) -> tuple[str | None, Headers]:
         """Read and parse the response head (RFC 3875 §6.2–6.3).
 
         Returns ``(status or None, headers)`` without hop-by-hop headers; an
@@ -300,7 +336,7 @@ class ChildProcess:
         if end > MAX_HEAD:
             raise ScriptError("response head larger than %d bytes" % MAX_HEAD)
         block, self.pending = buffer[:end], buffer[end + skip :]
-        status = None
+        status: str | None = None
         if nph:
             status, block = _nph_status(block)
         if not block and status is None:
@@ -311,7 +347,7 @@ class ChildProcess:
             raise ScriptError(str(exc)) from None
         if status is None:
             status = cgi_status
-        kept = []
+        kept: Headers = []
         for name, value in headers:
             lower = name.lower()
             if lower in HOP_BY_HOP:
@@ -325,7 +361,7 @@ class ChildProcess:
             kept.append((name, value))
         return status, kept
 
-    def read_small_body(self, limit, wait):
+    def read_small_body(self, limit: int, wait: float) -> bytes | None:
         """The whole body, if the script closes its stdout within ``wait``
         seconds and ``limit`` bytes; else None, and what was read stays
         pending for the stream."""
@@ -341,20 +377,20 @@ class ChildProcess:
             self.pending += data
         return None
 
-    def end(self):
+    def end(self) -> None:
         """The body is complete: collect stderr, reap, release everything."""
         self._finish_body()
 
-    def _exit_note(self):
+    def _exit_note(self) -> str:
         code = _wait_exit(self.process, 0.2)
         return "" if code is None else " (%s)" % _describe_exit(code)
 
     # -- the WSGI iterable -----------------------------------------------
 
-    def __iter__(self):
+    def __iter__(self) -> ChildProcess:
         return self
 
-    def __next__(self):
+    def __next__(self) -> bytes:
         if self.head_only:
             self._discard_body()
             raise StopIteration
@@ -371,7 +407,7 @@ class ChildProcess:
         if self.pending:
             data, self.pending = self.pending, b""
         else:
-            data = self.held and self._next_held()
+            data = self._next_held() if self.held is not None else b""
             if data:
                 pass
             elif self.closed:
@@ -401,9 +437,9 @@ class ChildProcess:
                 self.remaining -= len(data)
         return data
 
-    held = None  # a _Held: output kept back while the request body arrived
+    held: _Held | None = None  # output kept back while the request body arrived
 
-    def _hold(self):
+    def _hold(self) -> None:
         """Read the script's output into a ``_Held`` instead of returning it,
         while feeding stdin, until the client has sent the whole body (or the
         script closes its stdin or stdout).  Issue 11: a server's write
@@ -444,14 +480,16 @@ class ChildProcess:
             self._stop_reading_stdout()
             self._stop_feeding()
 
-    def _next_held(self):
-        data = self.held.read()
+    def _next_held(self) -> bytes:
+        held = self.held
+        assert held is not None  # __next__ checked
+        data = held.read()
         if not data:
-            self.held.close()
+            held.close()
             self.held = None
         return data
 
-    def _discard_body(self):
+    def _discard_body(self) -> None:
         # HEAD (RFC 3875 §4.3.3): the script may write a body; let it finish
         # and drop what it writes.
         self.head_only = False
@@ -466,12 +504,12 @@ class ChildProcess:
             return
         self._finish_body()
 
-    def _finish_body(self):
+    def _finish_body(self) -> None:
         # stdout is done: collect the rest of stderr briefly, then reap.
         self.drain_stderr()
         self.close()
 
-    def drain_stderr(self):
+    def drain_stderr(self) -> None:
         """Forward what is left on stderr until it ends, for at most a
         couple of seconds (stdout, if still open, is read and dropped; the
         rest of the request body is not delivered)."""
@@ -482,9 +520,9 @@ class ChildProcess:
                 self._read(fd)
 
     killed = False
-    watched = None  # orphans.track's token until the child is reaped
+    watched: int | None = None  # orphans.track's token until the child is reaped
 
-    def close(self):
+    def close(self) -> None:
         """End the request: kill what is left of the process group, reap the
         child and close every pipe."""
         if self.closed:
@@ -506,18 +544,18 @@ class ChildProcess:
             self._log(_describe_exit(code))
         self.finish()
 
-    def kill(self):
+    def kill(self) -> None:
         """Kill the whole process group (grandchildren too)."""
         self.killed = True
         self._kill_group()
 
-    def _kill_group(self):
+    def _kill_group(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 
-    def finish(self):
+    def finish(self) -> None:
         """Reap the child and release every resource (idempotent)."""
         self.closed = True
         process = self.process
@@ -540,14 +578,14 @@ class _Held:
     so TMPDIR), which has no name to leave behind and is gone once closed.
     Written first, then read back once, in order."""
 
-    def __init__(self):
-        self.chunks = []
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
         self.size = 0
         self.taken = 0
-        self.file = None
+        self.file: IO[bytes] | None = None
         self.reading = False
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         if self.file is None:
             if self.size + len(data) <= _HOLD_IN_MEMORY:
                 self.chunks.append(data)
@@ -560,10 +598,10 @@ class _Held:
         while view:
             view = view[self.file.write(view) :]
 
-    def read(self):
+    def read(self) -> bytes:
         """The next piece of what was held; ``b""`` once it is all read."""
         if self.taken < len(self.chunks):
-            data, self.chunks[self.taken] = self.chunks[self.taken], None
+            data, self.chunks[self.taken] = self.chunks[self.taken], b""
             self.taken += 1
             return data
         if self.file is None:
@@ -573,7 +611,7 @@ class _Held:
             self.file.seek(0)
         return self.file.read(_READ)
 
-    def close(self):
+    def close(self) -> None:
         self.chunks = []
         self.taken = 0
         if self.file is not None:
@@ -585,22 +623,22 @@ class _Poller:
     """poll(2) over the child's pipes: no descriptor of its own to create
     and close per request, unlike epoll."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.poll = select.poll()
 
-    def watch(self, fd, events):
+    def watch(self, fd: int, events: int) -> None:
         self.poll.register(fd, events)
 
-    def unregister(self, fd):
+    def unregister(self, fd: int) -> None:
         self.poll.unregister(fd)
 
-    def ready(self, timeout):
+    def ready(self, timeout: float) -> list[tuple[int, int]]:
         """``(fd, events)`` of the descriptors ready (or at EOF, or broken)
         within ``timeout`` seconds."""
         return self.poll.poll(max(0, int(timeout * 1000 + 0.999)))
 
 
-def _head_end(buffer, start):
+def _head_end(buffer: bytes, start: int) -> tuple[int, int]:
     """Where the head ends: ``(index of the LF ending the last header line,
     bytes from there to the body)``, or ``(-1, 0)`` when the blank line has not
     come yet.  Lines may end in LF or CRLF (RFC 3875 §6.2 says CRLF; scripts
@@ -619,7 +657,7 @@ def _head_end(buffer, start):
     return -1, 0
 
 
-def _nph_status(block):
+def _nph_status(block: bytes) -> tuple[str | None, bytes]:
     # An nph- script speaks HTTP itself: "HTTP/1.1 200 OK" comes first; what
     # follows the version is checked as a Status header would be.
     first, _, rest = block.partition(b"\n")
@@ -633,7 +671,7 @@ def _nph_status(block):
         raise ScriptError("invalid nph status line %r" % first[:80]) from None
 
 
-def _kill_and_reap(process):
+def _kill_and_reap(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except OSError:
@@ -641,14 +679,14 @@ def _kill_and_reap(process):
     process.wait()
 
 
-def _blocked_signals():
+def _blocked_signals() -> set[int | signal.Signals] | tuple[()]:
     try:
         return signal.pthread_sigmask(signal.SIG_BLOCK, ())
     except (AttributeError, OSError, ValueError):
         return ()
 
 
-def _describe_exit(code):
+def _describe_exit(code: int | None) -> str:
     if code is None:
         return "still running"
     if code < 0:
@@ -660,7 +698,7 @@ def _describe_exit(code):
     return "exited with status %d" % code
 
 
-def _wait_exit(process, timeout):
+def _wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
     """The exit status of ``process`` within ``timeout`` seconds, else None.
 
     ``Popen.wait(timeout)`` polls with sleeps that cost a millisecond or more
@@ -685,7 +723,7 @@ def _wait_exit(process, timeout):
     return process.poll()
 
 
-def _widen_pipe(fd):
+def _widen_pipe(fd: int) -> None:
     # Bigger pipes mean fewer wake-ups when a script streams megabytes.
     try:
         import fcntl

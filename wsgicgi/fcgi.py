@@ -6,7 +6,17 @@ does with them is ``fcgiserver``'s job.  Section numbers are those of the
 FastCGI Specification (Open Market, 1996).
 """
 
+from __future__ import annotations
+
 import struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Union
+
+    # What a stream's records hold: headers, padding, the data or its views.
+    Buffer = Union[bytes, memoryview]
 
 __all__ = [
     "ProtocolError",
@@ -56,14 +66,14 @@ class ProtocolError(ValueError):
     """The peer sent bytes that are not FastCGI: the connection is closed."""
 
 
-def record(rtype, request_id, content=b""):
+def record(rtype: int, request_id: int, content: bytes = b"") -> bytes:
     """One record (§3.3) holding ``content`` (at most 65535 bytes), padded
     to a multiple of 8 bytes."""
     pad = _PADDING[len(content) & 7]
     return HEADER.pack(VERSION, rtype, request_id, len(content), len(pad)) + content + pad
 
 
-def stream(rtype, request_id, data):
+def stream(rtype: int, request_id: int, data: bytes) -> list[Buffer]:
     """``data`` (any size) as the records of stream ``rtype`` (STDOUT,
     STDERR): a list of buffers, ready for ``sendmsg``, without copying big
     data.  An empty ``data`` gives no record (an empty record would end the
@@ -76,7 +86,7 @@ def stream(rtype, request_id, data):
         return [HEADER.pack(VERSION, rtype, request_id, size, len(pad)), data, pad]
     view = memoryview(data)
     full = HEADER.pack(VERSION, rtype, request_id, STREAM_BLOCK, 0)
-    parts = []
+    parts: list[Buffer] = []
     start = 0
     while size - start > STREAM_BLOCK:
         parts += (full, view[start : start + STREAM_BLOCK])
@@ -87,12 +97,14 @@ def stream(rtype, request_id, data):
     return parts
 
 
-def end_request(request_id, app_status=0, protocol_status=REQUEST_COMPLETE):
+def end_request(
+    request_id: int, app_status: int = 0, protocol_status: int = REQUEST_COMPLETE
+) -> bytes:
     """An END_REQUEST record (§5.5)."""
     return record(END_REQUEST, request_id, END_BODY.pack(app_status & 0xFFFFFFFF, protocol_status))
 
 
-def _length(n):
+def _length(n: int) -> bytes:
     # §3.4: one byte below 128, else four with the high bit set.
     if n < 128:
         return bytes((n,))
@@ -101,28 +113,28 @@ def _length(n):
     return struct.pack(">I", n | 0x80000000)
 
 
-def encode_pairs(pairs):
+def encode_pairs(pairs: Iterable[tuple[bytes, bytes]]) -> bytes:
     """Name-value pairs (§3.4) from an iterable of ``(bytes, bytes)``."""
     return b"".join(
         _length(len(name)) + _length(len(value)) + name + value for name, value in pairs
     )
 
 
-def decode_pairs(data):
+def decode_pairs(data: bytes) -> list[tuple[bytes, bytes]]:
     """The ``(name, value)`` byte pairs of a name-value block (§3.4)."""
     return [
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in decode_native(data)
     ]
 
 
-def decode_native(data):
+def decode_native(data: bytes) -> list[tuple[str, str]]:
     """The pairs of a name-value block (§3.4) as PEP 3333 native strings
     (each byte a latin-1 character), in order, duplicates kept.
 
     Raises ``ProtocolError`` when a length runs past the end of ``data``.
     """
     text = data.decode("latin-1")
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     append = pairs.append
     end = len(data)
     pos = 0
@@ -143,7 +155,7 @@ def decode_native(data):
     return pairs
 
 
-def _read_length(data, pos, end):
+def _read_length(data: bytes, pos: int, end: int) -> tuple[int, int]:
     if pos >= end:
         raise ProtocolError("name-value pair truncated at byte %d" % pos)
     n = data[pos]
@@ -168,10 +180,17 @@ class RecordReader:
 
     __slots__ = ("_buf", "_end", "_pos", "_recv_into")
 
-    def __init__(self, recv=None, recv_into=None):
+    def __init__(
+        self,
+        recv: Callable[[int], bytes] | None = None,
+        recv_into: Callable[[memoryview], int] | None = None,
+    ) -> None:
         if recv_into is None:
+            if recv is None:
+                raise TypeError("RecordReader needs recv or recv_into")
+            given: Callable[[int], bytes] = recv
 
-            def recv_into(view, recv=recv):
+            def recv_into(view: memoryview, recv: Callable[[int], bytes] = given) -> int:
                 data = recv(len(view))
                 view[: len(data)] = data
                 return len(data)
@@ -181,11 +200,11 @@ class RecordReader:
         self._pos = 0
         self._end = 0
 
-    def pending(self):
+    def pending(self) -> bool:
         """True when a whole record header is already buffered."""
         return self._end - self._pos >= 8
 
-    def peek(self):
+    def peek(self) -> tuple[int, int, int] | None:
         """``(type, request_id, content length)`` of the next record, left
         unread; None when the peer closed the connection between records."""
         if self._end - self._pos < 8 and not self._fill(8):
@@ -193,11 +212,11 @@ class RecordReader:
         _, rtype, request_id, length, _ = HEADER.unpack_from(self._buf, self._pos)
         return rtype, request_id, length
 
-    def started(self):
+    def started(self) -> bool:
         """True when some bytes of the next record are already buffered."""
         return self._end > self._pos
 
-    def read(self):
+    def read(self) -> tuple[int, int, bytes] | None:
         if self._end - self._pos < 8 and not self._fill(8):
             return None
         buf = self._buf
@@ -220,7 +239,7 @@ class RecordReader:
             self._pos = pos
         return rtype, request_id, content
 
-    def _fill(self, need):
+    def _fill(self, need: int) -> bool:
         # Receive until ``need`` bytes from _pos are buffered; False at EOF
         # with nothing buffered.  State stays consistent if recv raises (a
         # read timeout: the server may read again).

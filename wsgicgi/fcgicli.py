@@ -7,10 +7,19 @@ fd 0 (spawn-fcgi, mod_fcgid, lighttpd).  What it serves: APP, or with
 ``--cgi-dir DIR`` the CGI scripts inside DIR (fcgiwrap's job).
 """
 
+from __future__ import annotations
+
 import os
 import socket
 import stat
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+
+    from ._types import WSGIApplication
 
 __all__ = ["main", "open_listener"]
 
@@ -21,7 +30,7 @@ class ListenError(Exception):
     """The socket to serve cannot be had."""
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -94,7 +103,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """``wsgicgi fcgi ARGS``: serve until stopped; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
@@ -115,7 +124,7 @@ def main(argv=None):
                 return 2
             from .fcgiwrap import ScriptFolder
 
-            app = ScriptFolder(args.cgi_dir, timeout=args.timeout)
+            app: WSGIApplication = ScriptFolder(args.cgi_dir, timeout=args.timeout)
         else:
             if os.getcwd() not in sys.path and "" not in sys.path:
                 sys.path.insert(0, os.getcwd())
@@ -133,7 +142,9 @@ def main(argv=None):
         cleanup()
 
 
-def open_listener(bind=None, mode=None, group=None):
+def open_listener(
+    bind: str | None = None, mode: int | None = None, group: str | None = None
+) -> tuple[socket.socket, Callable[[], None]]:
     """``(listening socket, cleanup)`` for ``--bind`` (see the module's doc)."""
     if bind is None:
         return _inherited(), lambda: None
@@ -155,7 +166,7 @@ def open_listener(bind=None, mode=None, group=None):
     return sock, lambda: None
 
 
-def _inherited():
+def _inherited() -> socket.socket:
     # systemd socket activation (sd_listen_fds(3)): LISTEN_FDS sockets from
     # fd 3, meant for this process only; the variables are removed so that
     # CGI scripts started from here do not take them for theirs.
@@ -174,7 +185,9 @@ def _inherited():
     )
 
 
-def _unix(path, mode, group):
+def _unix(
+    path: str, mode: int | None, group: str | None
+) -> tuple[socket.socket, Callable[[], None]]:
     if not path:
         raise ListenError("--bind unix: needs a path")
     try:
@@ -214,7 +227,7 @@ def _unix(path, mode, group):
         raise
     inode = os.stat(path).st_ino
 
-    def cleanup():
+    def cleanup() -> None:
         try:
             if os.stat(path).st_ino == inode:
                 os.unlink(path)

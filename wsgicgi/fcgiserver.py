@@ -12,6 +12,8 @@ requests at once, and stops gracefully on SIGTERM or SIGINT, or after
 ``max_requests``.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import select
@@ -25,6 +27,29 @@ import time
 from . import fcgi
 from .fcgi import ProtocolError
 from .gateway import _Response, serve_request
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import queue
+    from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+    from types import FrameType
+    from typing import Any, Literal, NoReturn
+
+    from typing_extensions import TypedDict, Unpack
+
+    from ._types import Environ, StartResponse, WSGIApplication
+    from .fcgi import Buffer
+
+    class ServerOptions(TypedDict, total=False):
+        """``Server``'s keywords that ``serve`` passes on."""
+
+        threads: int
+        max_requests: int | None
+        grace: float | None
+        read_timeout: float
+        max_params: int
+        cleanup: Callable[[], object] | None
+
 
 __all__ = ["Server", "serve_spec", "serve_stdin"]
 
@@ -40,7 +65,7 @@ class _Gone(BrokenPipeError):
     """The web server closed the connection or aborted the request."""
 
 
-def _log(message):
+def _log(message: str) -> None:
     try:
         sys.stderr.write("wsgicgi: %s\n" % (message,))
         sys.stderr.flush()
@@ -55,11 +80,11 @@ class _Input:
 
     __slots__ = ("_buf", "_conn")
 
-    def __init__(self, conn):
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._buf = b""
 
-    def read(self, size=-1):
+    def read(self, size: int | None = -1) -> bytes:
         buf = self._buf
         if size is None or size < 0:
             parts = [buf]
@@ -83,7 +108,7 @@ class _Input:
         self._buf = buf[size:]
         return buf[:size]
 
-    def readline(self, size=-1):
+    def readline(self, size: int | None = -1) -> bytes:
         buf = self._buf
         limit = size if size is not None and size >= 0 else -1
         start = 0
@@ -112,14 +137,14 @@ class _Output:
 
     __slots__ = ("_conn", "_parts", "_rid", "_size", "failed")
 
-    def __init__(self, conn, request_id):
+    def __init__(self, conn: Connection, request_id: int) -> None:
         self._conn = conn
         self._rid = request_id
-        self._parts = []
+        self._parts: list[bytes] = []
         self._size = 0
         self.failed = False  # a write met the connection gone (the gateway logged it)
 
-    def write(self, data):
+    def write(self, data: bytes) -> int:
         if self._conn.gone:
             self.failed = True
             raise _Gone("the web server %s" % self._conn.gone)
@@ -129,7 +154,7 @@ class _Output:
             self.flush()
         return len(data)
 
-    def flush(self):
+    def flush(self) -> None:
         if self._parts:
             try:
                 self._conn.check_abort()
@@ -138,14 +163,14 @@ class _Output:
                 self.failed = True
                 raise
 
-    def records(self):
+    def records(self) -> list[Buffer]:
         parts = self._parts
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         self._parts = []
         self._size = 0
         return fcgi.stream(fcgi.STDOUT, self._rid, data)
 
-    def fileno(self):
+    def fileno(self) -> NoReturn:
         raise OSError(errno.EBADF, "a FastCGI response is not a file")
 
 
@@ -153,23 +178,23 @@ class _Errors:
     """``wsgi.errors``: text sent as STDERR records (the web server's error
     log); once the connection is gone, the process's own stderr."""
 
-    def __init__(self, conn, request_id):
+    def __init__(self, conn: Connection, request_id: int) -> None:
         self._conn = conn
         self._rid = request_id
-        self._parts = []
+        self._parts: list[str] = []
         self.sent = False
 
-    def write(self, text):
+    def write(self, text: str) -> None:
         if self._conn.gone:
             sys.stderr.write(text)
             return
         self._parts.append(text)
 
-    def writelines(self, lines):
+    def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
             self.write(line)
 
-    def flush(self):
+    def flush(self) -> None:
         if self._conn.gone:
             sys.stderr.flush()
             return
@@ -179,7 +204,7 @@ class _Errors:
             except OSError:
                 pass
 
-    def records(self):
+    def records(self) -> list[Buffer]:
         if not self._parts:
             return []
         data = "".join(self._parts).encode("utf-8", "backslashreplace")
@@ -191,18 +216,18 @@ class _Errors:
 class Connection:
     """One connection from the web server: requests one after another."""
 
-    def __init__(self, sock, server):
+    def __init__(self, sock: socket.socket, server: Server) -> None:
         self.sock = sock
         self.server = server
         self.reader = fcgi.RecordReader(recv_into=sock.recv_into)
         self.request_id = 0
         self.stdin_done = True
-        self.gone = None  # why the connection cannot be written to any more
-        self._poll = None
+        self.gone: str | None = None  # why the connection cannot be written to any more
+        self._poll: select.poll | None = None
 
     # -- the connection's life ------------------------------------------------
 
-    def serve_next(self):
+    def serve_next(self) -> bool:
         """Serve what the web server sent next: management records, then at
         most one request.  True when the connection stays open for more
         (FCGI_KEEP_CONN, §5.1), False once it is closed."""
@@ -236,16 +261,16 @@ class Connection:
         self.close()
         return False
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.sock.fileno()
 
-    def close(self):
+    def close(self) -> None:
         try:
             self.sock.close()
         except OSError:
             pass
 
-    def next_request(self):
+    def next_request(self) -> tuple[int, bool, dict[str, str]] | Literal[True] | None:
         """Read up to the next BEGIN_REQUEST of the RESPONDER role and its
         PARAMS: ``(request_id, keep_conn, params)``; True when what was
         there has been answered and nothing more is buffered; None when the
@@ -282,8 +307,8 @@ class Connection:
             if not self.reader.started():
                 return True
 
-    def read_params(self, rid):
-        parts = []
+    def read_params(self, rid: int) -> dict[str, str] | None:
+        parts: list[bytes] = []
         size = 0
         while True:
             rtype, record_id, content = self.read_record()
@@ -306,7 +331,7 @@ class Connection:
         # a location sets it after "include fastcgi_params").
         return dict(fcgi.decode_native(parts[0] if len(parts) == 1 else b"".join(parts)))
 
-    def read_record(self):
+    def read_record(self) -> tuple[int, int, bytes]:
         """The next record, after answering those not for the request in
         progress: management records, and a second request (§3.3)."""
         while True:
@@ -321,7 +346,7 @@ class Connection:
             elif rtype == fcgi.BEGIN_REQUEST:
                 self.send([fcgi.end_request(rid, 0, fcgi.CANT_MPX_CONN)])
 
-    def management(self, rtype, content):
+    def management(self, rtype: int, content: bytes) -> None:
         """§4: answer FCGI_GET_VALUES; any other type is FCGI_UNKNOWN_TYPE."""
         if rtype == fcgi.GET_VALUES:
             known = self.server.values()
@@ -333,7 +358,7 @@ class Connection:
 
     # -- one request ----------------------------------------------------------
 
-    def serve_one(self, rid, params):
+    def serve_one(self, rid: int, params: dict[str, str]) -> None:
         server = self.server
         out = _Output(self, rid)
         errors = _Errors(self, rid)
@@ -384,7 +409,7 @@ class Connection:
             self.gone = str(exc)
             _log("FastCGI connection lost at the end of request %d: %s" % (rid, exc))
 
-    def next_stdin(self):
+    def next_stdin(self) -> bytes:
         """The content of the request's next STDIN record; b"" at its end."""
         if self.stdin_done:
             return b""
@@ -403,15 +428,15 @@ class Connection:
             self.stdin_done = True
         return content
 
-    def skip_stdin(self):
+    def skip_stdin(self) -> None:
         while not self.stdin_done:
             self.next_stdin()
 
-    def aborted(self):
+    def aborted(self) -> None:
         self.stdin_done = True
         self.gone = "aborted the request"
 
-    def check_abort(self):
+    def check_abort(self) -> None:
         """Before sending more of a response: has the web server aborted the
         request (FCGI_ABORT_REQUEST) or closed the connection?  Records are
         read only up to the next STDIN data the app may still want; the
@@ -430,7 +455,7 @@ class Connection:
         if self.gone:
             raise _Gone("the web server %s" % self.gone)
 
-    def _read_interrupts(self, poll):
+    def _read_interrupts(self, poll: select.poll) -> None:
         """Read what arrived while the response is being sent: management
         records, a second request, an abort or the end of the connection."""
         while self.reader.pending() or poll.poll(0):
@@ -456,7 +481,7 @@ class Connection:
                 self.aborted()
                 break
 
-    def send(self, parts):
+    def send(self, parts: Sequence[Buffer]) -> None:
         try:
             if len(parts) == 1:
                 self.sock.sendall(parts[0])
@@ -469,7 +494,7 @@ class Connection:
             raise _Gone("the web server closed the connection: %s" % exc) from None
 
 
-def _sendmsg_all(sock, parts):
+def _sendmsg_all(sock: socket.socket, parts: Sequence[Buffer]) -> None:
     views = [memoryview(p).cast("B") for p in parts if len(p)]
     first = 0
     while first < len(views):
@@ -497,17 +522,17 @@ class Server:
 
     def __init__(
         self,
-        app,
-        listener,
+        app: WSGIApplication,
+        listener: socket.socket,
         *,
-        threads=1,
-        max_requests=0,
-        grace=_GRACE,
-        read_timeout=_READ_TIMEOUT,
-        allowed=None,
-        max_params=_MAX_PARAMS,
-        cleanup=None,
-    ):
+        threads: int = 1,
+        max_requests: int | None = 0,
+        grace: float | None = _GRACE,
+        read_timeout: float = _READ_TIMEOUT,  # 0: none
+        allowed: Collection[str] | None = None,
+        max_params: int = _MAX_PARAMS,
+        cleanup: Callable[[], object] | None = None,
+    ) -> None:
         self.app = app
         self.cleanup = cleanup  # run before the process exits at the grace's end
         self.listener = listener
@@ -522,8 +547,8 @@ class Server:
         self.served = 0
         self._lock = threading.Lock()
         self._waiting = False  # the main thread waits in poll(), no request in flight
-        self._wake = None
-        self._jobs = None
+        self._wake: tuple[int, int] | None = None
+        self._jobs: queue.SimpleQueue[Connection | None] | None = None
         self._timeout = (
             struct.pack("ll", int(read_timeout), int(read_timeout % 1 * 1e6))
             if read_timeout
@@ -532,18 +557,18 @@ class Server:
         n = str(self.threads).encode("ascii")
         self._values = {b"FCGI_MAX_CONNS": n, b"FCGI_MAX_REQS": n, b"FCGI_MPXS_CONNS": b"0"}
 
-    def values(self):
+    def values(self) -> dict[bytes, bytes]:
         """The FCGI_GET_VALUES answers (§4.1)."""
         return self._values
 
-    def count_request(self):
+    def count_request(self) -> None:
         with self._lock:
             self.served += 1
             last = self.max_requests and self.served >= self.max_requests
         if last and not self.stopping:
             self.stop("served %d requests (--max-requests)" % self.served)
 
-    def stop(self, reason):
+    def stop(self, reason: str) -> None:
         """Stop taking requests; those in flight finish (within ``grace``
         seconds when a signal asked)."""
         if self.stopping:
@@ -552,14 +577,14 @@ class Server:
         _log("FastCGI process %d stopping: %s" % (os.getpid(), reason))
         self._wake_up()
 
-    def _wake_up(self):
+    def _wake_up(self) -> None:
         if self._wake is not None:
             try:
                 os.write(self._wake[1], b"x")
             except OSError:
                 pass
 
-    def _on_signal(self, signum, frame):
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # The signal's byte on the wake pipe (set_wakeup_fd) wakes poll().
         if not self.stopping:
             self.stop("signal %d" % signum)
@@ -568,10 +593,10 @@ class Server:
                 timer.daemon = True
                 timer.start()
 
-    def _grace_over(self):
+    def _grace_over(self) -> None:
         _log(
             "FastCGI process %d: requests still running %g s after the stop signal; exiting"
-            % (os.getpid(), self.grace)
+            % (os.getpid(), self.grace or 0.0)  # None: only after 1e9 s
         )
         if self.cleanup is not None:
             self.cleanup()  # os._exit skips the finally that removes a --bind unix: socket
@@ -579,7 +604,7 @@ class Server:
 
     # -- the loop ----------------------------------------------------------------
 
-    def serve(self):
+    def serve(self) -> int:
         """Serve until stopped; returns 0 (the process's exit status).
 
         One poll(2) watches the listening socket and every kept connection
@@ -588,20 +613,20 @@ class Server:
         a thread while another waits: whichever has a request is served.
         """
         main = threading.current_thread() is threading.main_thread()
-        saved = {}
-        self._wake = os.pipe()
-        os.set_blocking(self._wake[0], False)
-        os.set_blocking(self._wake[1], False)
+        saved: dict[Any, Any] = {}  # signal → handler, and "wakeup" → fd
+        wake = self._wake = os.pipe()
+        os.set_blocking(wake[0], False)
+        os.set_blocking(wake[1], False)
         if main:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 saved[signum] = signal.signal(signum, self._on_signal)
-            saved["wakeup"] = signal.set_wakeup_fd(self._wake[1])
+            saved["wakeup"] = signal.set_wakeup_fd(wake[1])
         self.listener.setblocking(False)
         poll = select.poll()
         poll.register(self.listener, select.POLLIN)
-        poll.register(self._wake[0], select.POLLIN)
-        idle = {}  # fd → kept Connection waiting for its next request
-        workers = []
+        poll.register(wake[0], select.POLLIN)
+        idle: dict[int, Connection] = {}  # fd → kept Connection waiting for its next request
+        workers: list[threading.Thread] = []
         try:
             if self.threads == 1:
                 self._serve_inline(poll, idle)
@@ -616,22 +641,23 @@ class Server:
             self._finish(workers)
             for signum, handler in saved.items():
                 signal.signal(signum, handler)
-            for fd in self._wake:
+            for fd in wake:
                 os.close(fd)
             self._wake = None
         return 0
 
-    def _ready(self, poll, idle):
+    def _ready(self, poll: select.poll, idle: dict[int, Connection]) -> list[Connection]:
         """Wait, then the connections that have something to read (new
         ones accepted), until stopping."""
         listener = self.listener.fileno()
+        assert self._wake is not None  # serve() made it
         wake = self._wake[0]
         self._waiting = True
         try:
             events = poll.poll()
         finally:
             self._waiting = False
-        ready = []
+        ready: list[Connection] = []
         for fd, _ in events:
             if fd == wake:
                 try:
@@ -649,7 +675,7 @@ class Server:
                     ready.append(conn)
         return ready
 
-    def _keep(self, poll, idle, conn):
+    def _keep(self, poll: select.poll, idle: dict[int, Connection], conn: Connection) -> bool:
         # A record already buffered would never wake poll: serve it now.
         if conn.reader.started():
             return False
@@ -662,7 +688,7 @@ class Server:
         poll.register(fd, select.POLLIN)
         return True
 
-    def _serve_inline(self, poll, idle):
+    def _serve_inline(self, poll: select.poll, idle: dict[int, Connection]) -> None:
         while not self.stopping:
             for conn in self._ready(poll, idle):
                 while True:
@@ -672,11 +698,14 @@ class Server:
                     if not conn.serve_next() or self._keep(poll, idle, conn):
                         break
 
-    def _serve_threads(self, poll, idle):
+    def _serve_threads(
+        self, poll: select.poll, idle: dict[int, Connection]
+    ) -> list[threading.Thread]:
         import queue as queue_module
 
-        jobs = queue_module.SimpleQueue()
-        done = queue_module.SimpleQueue()  # kept connections back from the workers
+        jobs: queue.SimpleQueue[Connection | None] = queue_module.SimpleQueue()
+        # Kept connections back from the workers.
+        done: queue.SimpleQueue[Connection] = queue_module.SimpleQueue()
         slots = threading.Semaphore(self.threads)
         workers = []
         for index in range(self.threads):
@@ -689,7 +718,7 @@ class Server:
             worker.start()
             workers.append(worker)
         self._jobs = jobs
-        pending = []
+        pending: list[Connection] = []
         while not self.stopping:
             while not done.empty():
                 conn = done.get()
@@ -716,7 +745,7 @@ class Server:
             conn.close()
         return workers
 
-    def _accept(self):
+    def _accept(self) -> socket.socket | None:
         try:
             sock, addr = self.listener.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -742,7 +771,12 @@ class Server:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self._timeout)
         return sock
 
-    def _work(self, jobs, done, slots):
+    def _work(
+        self,
+        jobs: queue.SimpleQueue[Connection | None],
+        done: queue.SimpleQueue[Connection],
+        slots: threading.Semaphore,
+    ) -> None:
         # SIGTERM/SIGINT go to the main thread, whose poll() the wake pipe
         # wakes; blocked here so that the kernel never picks a worker.
         signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM, signal.SIGINT))
@@ -760,9 +794,10 @@ class Server:
             finally:
                 slots.release()
 
-    def _finish(self, workers):
+    def _finish(self, workers: list[threading.Thread]) -> None:
         if not workers:
             return
+        assert self._jobs is not None  # workers run: _serve_threads made it
         for _ in workers:
             self._jobs.put(None)
         deadline = time.monotonic() + (self.grace if self.grace is not None else 1e9)
@@ -772,7 +807,7 @@ class Server:
             self._grace_over()
 
 
-def _unloadable(environ, start_response):
+def _unloadable(environ: Environ, start_response: StartResponse) -> list[bytes]:
     body = b"500 Internal Server Error\n"
     start_response(
         "500 Internal Server Error",
@@ -785,7 +820,7 @@ def _unloadable(environ, start_response):
     return [body]
 
 
-def exit_on_stop_signals():
+def exit_on_stop_signals() -> None:
     """Until the server loop takes over: SIGTERM or SIGINT (a process
     manager stopping a process whose app is still being imported) ends the
     process with status 0, through ``finally`` blocks (a --bind unix:
@@ -793,14 +828,14 @@ def exit_on_stop_signals():
     if threading.current_thread() is not threading.main_thread():
         return
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: FrameType | None) -> NoReturn:
         raise SystemExit(0)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
 
 
-def load(app_spec):
+def load(app_spec: str) -> WSGIApplication:
     """The WSGI application ``app_spec`` names, loaded once for the
     process; when it cannot be loaded, the reason is logged once and every
     request gets a 500 (a process manager would otherwise respawn the
@@ -825,7 +860,7 @@ def load(app_spec):
         sys.stdout = stdout
 
 
-def web_server_addrs(environ=None):
+def web_server_addrs(environ: Mapping[str, str] | None = None) -> frozenset[str] | None:
     """The addresses FCGI_WEB_SERVER_ADDRS allows (FastCGI spec §3.2), or
     None when it is not set."""
     value = (os.environ if environ is None else environ).get("FCGI_WEB_SERVER_ADDRS", "").strip()
@@ -834,7 +869,7 @@ def web_server_addrs(environ=None):
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
-def serve(app, listener, **options):
+def serve(app: WSGIApplication, listener: socket.socket, **options: Unpack[ServerOptions]) -> int:
     """Serve FastCGI on ``listener`` with ``app`` until stopped.  The app's
     print() goes to the error log, as under CGI."""
     sys.stdout.flush()
@@ -845,13 +880,13 @@ def serve(app, listener, **options):
         sys.stdout = saved
 
 
-def serve_stdin(app):
+def serve_stdin(app: WSGIApplication) -> int:
     """``wsgicgi.run(app)`` started by a FastCGI process manager: serve the
     listening socket on fd 0."""
     return serve(app, socket.socket(fileno=0))
 
 
-def serve_spec(app_spec):
+def serve_spec(app_spec: str) -> int:
     """The one-line script started by a FastCGI process manager: load APP
     once, then serve the listening socket on fd 0."""
     exit_on_stop_signals()

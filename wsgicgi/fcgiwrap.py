@@ -8,10 +8,18 @@ process-group kill), and only the parameters the web server itself set reach
 it.
 """
 
+from __future__ import annotations
+
 import os
 
 from .host import CGIDirectory, _Request
 from .protocol import from_latin1, is_latin1
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ._types import Environ, StartResponse
 
 __all__ = ["ScriptFolder"]
 
@@ -52,7 +60,9 @@ class _ServerParamsRequest(_Request):
     (``fastcgi_param GIT_PROJECT_ROOT …``), as under fcgiwrap.  The client's
     headers (HTTP_*) still go through the adapter's filter."""
 
-    def meta_variables(self, script, script_name, path_info, length):
+    def meta_variables(
+        self, script: bytes, script_name: str, path_info: str, length: int
+    ) -> dict[bytes, bytes]:
         out = _Request.meta_variables(self, script, script_name, path_info, length)
         for key, value in self.environ.items():
             if (
@@ -77,9 +87,9 @@ class ScriptFolder(CGIDirectory):
     maps PATH_INFO.  Options as for ``CGIDirectory``.
     """
 
-    _request_class = _ServerParamsRequest
+    _request_class: type[_Request] = _ServerParamsRequest
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         filename = environ.get("SCRIPT_FILENAME")
         if not filename:
             environ = dict(environ)
@@ -88,7 +98,7 @@ class ScriptFolder(CGIDirectory):
             return self._serve(environ, start_response, 0)
         request = self._request_class(environ, start_response, self.options)
         found = self.check_filename(filename)
-        if type(found) is int:
+        if isinstance(found, int):
             return request.error(
                 found,
                 "SCRIPT_FILENAME %r is not a script under %s"
@@ -98,7 +108,7 @@ class ScriptFolder(CGIDirectory):
             found, None, environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), None
         )
 
-    def check_filename(self, filename):
+    def check_filename(self, filename: str) -> int | bytes:
         """The real path of SCRIPT_FILENAME when it may run, else the
         status (400, 403, 404) that refuses it."""
         if "\0" in filename or not is_latin1(filename):

@@ -7,6 +7,8 @@ body to its stdin while it reads stdout and stderr, so no script can deadlock
 its host, and the response streams back in chunks.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import sys
@@ -22,6 +24,32 @@ from .protocol import (
     parse_content_length,
     to_latin1,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from tempfile import SpooledTemporaryFile
+    from typing import Any
+
+    from typing_extensions import TypedDict, Unpack
+
+    from ._types import AnyPath, Environ, ErrorFile, Headers, StartResponse, WSGIApplication
+
+    # What a script's response becomes when a local redirect is served here.
+    Redirect = Callable[[Environ, StartResponse], "Iterable[bytes] | None"]
+
+    class Options(TypedDict, total=False):
+        """The keyword options of CGIScript and CGIDirectory (see CGIScript)."""
+
+        args: Iterable[AnyPath]
+        env: Mapping[AnyPath, AnyPath] | None
+        inherit_env: Iterable[AnyPath]
+        cwd: AnyPath | None
+        timeout: float
+        document_root: AnyPath | None
+        local_redirect: WSGIApplication | None
+        max_body: int | None
+
 
 __all__ = ["CGIDirectory", "CGIScript"]
 
@@ -46,20 +74,20 @@ class _Options:
     def __init__(
         self,
         *,
-        args=(),
-        env=None,
-        inherit_env=("PATH",),
-        cwd=None,
-        timeout=60.0,
-        document_root=None,
-        local_redirect=None,
-        max_body=DEFAULT_MAX_BODY,
-    ):
+        args: Iterable[AnyPath] = (),
+        env: Mapping[AnyPath, AnyPath] | None = None,
+        inherit_env: Iterable[AnyPath] = ("PATH",),
+        cwd: AnyPath | None = None,
+        timeout: float = 60.0,
+        document_root: AnyPath | None = None,
+        local_redirect: WSGIApplication | None = None,
+        max_body: int | None = DEFAULT_MAX_BODY,
+    ) -> None:
         self.args = tuple(os.fsencode(a) for a in args)
         # The child's environment before the meta-variables: the server's
         # variables named in inherit_env (as they are now), then env=.
-        environb = getattr(os, "environb", None) or {}
-        self.base_env = {}
+        environb: Mapping[bytes, bytes] = getattr(os, "environb", None) or {}
+        self.base_env: dict[bytes, bytes] = {}
         for name in inherit_env:
             value = environb.get(os.fsencode(name))
             if value is not None:
@@ -95,12 +123,14 @@ class CGIScript:
     ``interpreter``, if given, runs the script (``interpreter path``).
     """
 
-    def __init__(self, path, *, interpreter=None, **options):
+    def __init__(
+        self, path: AnyPath, *, interpreter: AnyPath | None = None, **options: Unpack[Options]
+    ) -> None:
         self.path = os.path.abspath(os.fsencode(path))
         self.interpreter = interpreter
         self.options = _Options(**options)
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return _Request(environ, start_response, self.options).run(
             self.path,
             self.interpreter,
@@ -124,20 +154,28 @@ class CGIDirectory:
     as for ``CGIScript``.
     """
 
-    _request_class = None  # a _Request subclass, for subclasses
+    _request_class: type[_Request] | None = None  # a _Request subclass, for subclasses
 
-    def __init__(self, root, *, interpreters=None, **options):
+    def __init__(
+        self,
+        root: AnyPath,
+        *,
+        interpreters: Mapping[AnyPath, AnyPath] | None = None,
+        **options: Unpack[Options],
+    ) -> None:
         self.root = os.path.realpath(os.fsencode(root))
         self.interpreters = {os.fsencode(k): v for k, v in (interpreters or {}).items()}
         self.options = _Options(**options)
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return self._serve(environ, start_response, 0)
 
-    def _serve(self, environ, start_response, redirects):
+    def _serve(
+        self, environ: Environ, start_response: StartResponse, redirects: int
+    ) -> Iterable[bytes]:
         request = (self._request_class or _Request)(environ, start_response, self.options)
         found = self.resolve(environ.get("PATH_INFO", ""))
-        if type(found) is int:
+        if isinstance(found, int):
             return request.error(
                 found,
                 "no script for %r under %s"
@@ -146,7 +184,9 @@ class CGIDirectory:
         script, interpreter, script_part, path_info = found
         mount = environ.get("SCRIPT_NAME", "")
 
-        def redirect(location_environ, start_response):
+        def redirect(
+            location_environ: Environ, start_response: StartResponse
+        ) -> Iterable[bytes] | None:
             # RFC 3875 §6.2.2: a local redirect is a new GET of that path.
             if redirects >= _MAX_REDIRECTS:
                 return request.error(500, "more than %d local redirects in a row" % _MAX_REDIRECTS)
@@ -161,7 +201,7 @@ class CGIDirectory:
 
         return request.run(script, interpreter, mount + script_part, path_info, redirect)
 
-    def resolve(self, path_info):
+    def resolve(self, path_info: str) -> int | tuple[bytes, AnyPath | None, str, str]:
         """Map a PATH_INFO to ``(script, interpreter, script_part, rest)``,
         or to the HTTP status (400, 403 or 404) that refuses it."""
         if "\0" in path_info:
@@ -206,25 +246,25 @@ class CGIDirectory:
         return 403
 
 
-def _is_dir(info):
+def _is_dir(info: os.stat_result) -> bool:
     return info.st_mode & 0o170000 == 0o040000
 
 
-def _is_link(info):
+def _is_link(info: os.stat_result) -> bool:
     return info.st_mode & 0o170000 == 0o120000
 
 
-def _is_file(info):
+def _is_file(info: os.stat_result) -> bool:
     return info.st_mode & 0o170000 == 0o100000
 
 
-def _env_bytes(value):
+def _env_bytes(value: AnyPath) -> bytes:
     if type(value) is bytes:
         return value
     return os.fsencode(value)
 
 
-def _meta_bytes(value):
+def _meta_bytes(value: str) -> bytes:
     # PEP 3333 native strings carry raw bytes as latin-1; a server that broke
     # that rule gets its text as UTF-8.
     try:
@@ -236,20 +276,20 @@ def _meta_bytes(value):
 class _Request:
     """One request to one script: meta-variables, body, child, response."""
 
-    def __init__(self, environ, start_response, options):
+    def __init__(self, environ: Environ, start_response: StartResponse, options: _Options) -> None:
         self.environ = environ
         self.start_response = start_response
         self.options = options
-        self.errors = environ.get("wsgi.errors") or sys.stderr
+        self.errors: ErrorFile = environ.get("wsgi.errors") or sys.stderr
 
-    def log(self, message):
+    def log(self, message: str) -> None:
         try:
             self.errors.write("wsgicgi: %s\n" % (message,))
             self.errors.flush()
         except Exception:
             pass
 
-    def error(self, code, reason):
+    def error(self, code: int, reason: str) -> list[bytes]:
         """Answer ``code`` with a short generic body; the reason goes to the log."""
         self.log("%d: %s" % (code, reason))
         body = (status_line(code) + "\n").encode("ascii")
@@ -259,7 +299,14 @@ class _Request:
         )
         return [body]
 
-    def run(self, script, interpreter, script_name, path_info, redirect):
+    def run(
+        self,
+        script: bytes,
+        interpreter: AnyPath | None,
+        script_name: str,
+        path_info: str,
+        redirect: Redirect | None,
+    ) -> Iterable[bytes]:
         environ = self.environ
         for name in ("PATH_INFO", "QUERY_STRING", "SCRIPT_NAME"):
             if "\0" in environ.get(name, ""):
@@ -272,7 +319,7 @@ class _Request:
             body, length = self.request_body()
         except _Refused as refused:
             return self.error(refused.code, refused.reason)
-        argv = [script]
+        argv: list[AnyPath] = [script]
         if interpreter is not None:
             argv.insert(0, os.fsencode(interpreter))
         argv.extend(self.options.args)
@@ -348,7 +395,7 @@ class _Request:
         self.start_response(status, headers)
         return child
 
-    def request_body(self):
+    def request_body(self) -> tuple[Any, int]:
         """``(source, length)`` of the body for the script's stdin.
 
         Raises ``_Refused`` for an invalid ``CONTENT_LENGTH`` (400) or a body
@@ -401,18 +448,20 @@ class _Request:
         spool.seek(0)
         return _Spool(spool), size
 
-    def cwd(self, script):
+    def cwd(self, script: bytes) -> AnyPath:
         if self.options.cwd is not None:
             return self.options.cwd
         return os.path.dirname(script)
 
-    def meta_variables(self, script, script_name, path_info, length):
+    def meta_variables(
+        self, script: bytes, script_name: str, path_info: str, length: int
+    ) -> dict[bytes, bytes]:
         """The child's environment: RFC 3875 §4.1 meta-variables from the WSGI
         environ, the extras scripts read, ``env=`` and ``inherit_env`` only."""
         environ = self.environ
         out = dict(self.options.base_env)
         server_name, server_port = _server_address(environ)
-        meta = {
+        meta: dict[str, Any] = {
             "GATEWAY_INTERFACE": "CGI/1.1",
             "SERVER_SOFTWARE": environ.get("SERVER_SOFTWARE") or "wsgicgi/" + __version__,
             "SERVER_NAME": server_name,
@@ -478,9 +527,9 @@ class _Request:
             out[key.encode("ascii")] = _meta_bytes(value)
         return out
 
-    def request_uri(self):
+    def request_uri(self) -> str:
         environ = self.environ
-        uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+        uri: str | None = environ.get("REQUEST_URI") or environ.get("RAW_URI")
         if uri:
             return uri
         from urllib.parse import quote
@@ -489,7 +538,7 @@ class _Request:
         query = environ.get("QUERY_STRING")
         return path + ("?" + query if query else "")
 
-    def redirect_environ(self, location):
+    def redirect_environ(self, location: str) -> Environ:
         """The environ of a GET of ``location`` (a local redirect)."""
         from urllib.parse import unquote_to_bytes
 
@@ -510,7 +559,7 @@ class _Request:
 
 
 class _Refused(Exception):
-    def __init__(self, code, reason):
+    def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
@@ -521,31 +570,31 @@ class _Spool:
 
     owned = True
 
-    def __init__(self, spool):
+    def __init__(self, spool: SpooledTemporaryFile[bytes]) -> None:
         self.spool = spool
 
-    def read(self, size=-1):
+    def read(self, size: int = -1) -> bytes:
         data = self.spool.read(size)
         if not data:
             self.spool.close()
         return data
 
-    def close(self):
+    def close(self) -> None:
         self.spool.close()
 
 
 class _Empty:
-    def read(self, size=-1):
+    def read(self, size: int = -1) -> bytes:
         return b""
 
-    def readline(self, size=-1):
+    def readline(self, size: int = -1) -> bytes:
         return b""
 
 
 _EMPTY = _Empty()
 
 
-def _server_address(environ):
+def _server_address(environ: Environ) -> tuple[str, str]:
     """``(SERVER_NAME, SERVER_PORT)``: the name and port the client used, from
     its Host header, as Apache does by default (UseCanonicalName Off); a Host
     without a port means the scheme's default port.  Without a usable Host,
@@ -577,7 +626,7 @@ def _server_address(environ):
     return environ.get("SERVER_NAME") or "localhost", str(environ.get("SERVER_PORT", "80"))
 
 
-def _header(headers, name):
+def _header(headers: Headers, name: str) -> str | None:
     for key, value in headers:
         if key.lower() == name:
             return value

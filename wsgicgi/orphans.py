@@ -14,6 +14,8 @@ the watchdog kills every group still listed.  A request costs two ``pwrite``
 calls and wakes nobody.
 """
 
+from __future__ import annotations
+
 import itertools
 import os
 import subprocess
@@ -35,16 +37,20 @@ done <&1
 """
 
 _lock = threading.Lock()
-_pid = None  # the process the state below belongs to (not a fork of it)
-_live = {}  # token -> (pgid, slot or None): this process's running scripts
+_pid: int | None = None  # the process the state below belongs to (not a fork of it)
+_live: dict[
+    int, tuple[int, int | None]
+] = {}  # token -> (pgid, slot or None): this process's running scripts
 _tokens = itertools.count()
-_groups = None  # the file of slots, or None when there is no watchdog
-_free = []  # slots to reuse
+_groups: int | None = None  # the file of slots, or None when there is no watchdog
+_free: list[int] = []  # slots to reuse
 _used = 0  # slots handed out so far
-_keep = ()  # the watchdog's Popen and our end of its pipe, for as long as we live
+_keep: (
+    tuple[subprocess.Popen[bytes], int] | tuple[()]
+) = ()  # the watchdog's Popen and our end of its pipe, for as long as we live
 
 
-def track(pgid):
+def track(pgid: int) -> int:
     """The script group ``pgid`` has started: kill it if this process dies
     (when the watchdog runs; the request goes on unwatched where it cannot).
     Returns the token for ``untrack``.  Never raises."""
@@ -52,7 +58,7 @@ def track(pgid):
     with _lock:
         if _pid != os.getpid():
             _start()
-        slot = None
+        slot: int | None = None
         if _groups is not None:
             if _free:
                 slot = _free.pop()
@@ -65,7 +71,7 @@ def track(pgid):
         return token
 
 
-def untrack(token):
+def untrack(token: int) -> None:
     """The group ``track`` returned ``token`` for has ended (and was killed)."""
     with _lock:
         _, slot = _live.pop(token, (None, None))
@@ -73,13 +79,14 @@ def untrack(token):
             _free.append(slot)
 
 
-def live_groups():
+def live_groups() -> list[int]:
     """The process groups of this process's scripts still running."""
     with _lock:
         return [pgid for pgid, _ in _live.values()]
 
 
-def _write(line, slot):
+def _write(line: bytes, slot: int) -> bool:
+    assert _groups is not None  # callers hold the lock and checked
     try:
         os.pwrite(_groups, line, slot * _SLOT)
         return True
@@ -90,11 +97,13 @@ def _write(line, slot):
         return False
 
 
-def _start():
+def _start() -> None:
     global _pid, _groups, _keep
     _forget()
     _pid = os.getpid()
-    groups = read_end = write_end = None
+    groups: int | None = None
+    read_end: int | None = None
+    write_end: int | None = None
     try:
         groups = _group_file()
         read_end, write_end = os.pipe()
@@ -122,7 +131,7 @@ def _start():
     _keep = (watchdog, write_end)
 
 
-def _group_file():
+def _group_file() -> int:
     if hasattr(os, "memfd_create"):
         try:
             return os.memfd_create("wsgicgi-groups")
@@ -134,7 +143,7 @@ def _group_file():
     return fd
 
 
-def _disarm():
+def _disarm() -> None:
     # Stop the watchdog without letting it act: killed, it runs no list.
     global _groups, _keep
     if _keep:
@@ -151,7 +160,7 @@ def _disarm():
     del _free[:]
 
 
-def _forget():
+def _forget() -> None:
     # After a fork (a gunicorn worker) the parent's watchdog is not ours:
     # holding its pipe open would keep it from ever seeing its server end.
     global _pid, _groups, _keep, _used
@@ -168,7 +177,7 @@ def _forget():
     _used = 0
 
 
-def _after_fork():
+def _after_fork() -> None:
     global _lock
     _lock = threading.Lock()  # another thread of the parent may have held it
     _forget()
