@@ -468,3 +468,238 @@ def test_check_is_not_imported_by_the_gateway():
         [PY, "-c", code], stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=ROOT), timeout=60
     )
     assert done.stdout.strip() == b"False"
+
+
+# -- what goes wrong around the check (coverage of its failure paths) ---------------
+
+
+def test_two_argument_shebang_with_mwsgicgi_glued():
+    sb = check.Shebang()
+    sb.args = ["-mwsgicgi", "myapp:app"]
+    assert app_spec_of(sb) == ([], "myapp:app")
+    sb.args = ["-mother", "x"]
+    assert app_spec_of(sb) == ([], None)
+
+
+def test_env_split_with_nothing_after_it():
+    sb = parse_shebang(b"#!/usr/bin/env -S   \n")
+    assert [what for what, _ in sb.errors] == ["'env -S' names no program"]
+
+
+def test_no_suexec_binary_means_no_suexec(site, monkeypatch):
+    monkeypatch.setattr(check, "SUEXEC_BINARIES", ("/nonexistent/suexec",))
+    config = SuexecConfig.detect()
+    assert config.binary is None and not config.known
+    path = script(site, "app.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n")
+    out = io.StringIO()
+    # suexec=None: decided by the wrapper, which is not there.
+    assert check.check_script(path, out=out, config=config, drop_privileges=False) == 0
+    assert "no suEXEC here" in out.getvalue()
+
+
+def test_a_suexec_binary_that_cannot_run_keeps_the_defaults(site):
+    # Not executable: not even tried.  Executable but not a program: the
+    # exec fails (ENOEXEC) and the defaults stand.
+    path = script(site, "suexec", b"\x7fELF-not-really", mode=0o644)
+    assert SuexecConfig.from_binary(path).known is False
+    os.chmod(path, 0o755)
+    config = SuexecConfig.from_binary(path)
+    assert config.binary == path and config.known is False
+    assert config.uid_min == SuexecConfig().uid_min
+
+
+def test_suexec_dash_v_with_a_value_that_is_not_a_number():
+    config = SuexecConfig()
+    config.apply_v_output(" -D AP_UID_MIN=lots\n -D AP_GID_MIN=100\n other line\n")
+    assert config.uid_min == SuexecConfig().uid_min
+    assert config.gid_min == 100 and config.known
+
+
+def test_a_long_detail_keeps_its_last_lines():
+    out = io.StringIO()
+    check.Report(out).detail("\n".join("line %d" % i for i in range(100)), limit=5)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 6
+    assert "[...]" in lines[0] and lines[-1].endswith("line 99")
+
+
+def test_unknown_uid_and_gid_are_shown_as_numbers():
+    assert check._user_name(0) == "root"
+    assert check._user_name(2**31 - 7) == str(2**31 - 7)
+    assert check._group_name(2**31 - 7) == str(2**31 - 7)
+
+
+def test_a_bug_in_the_check_is_reported_not_raised(site, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("marker-bug")
+
+    monkeypatch.setattr(check, "_check", broken)
+    problems, report = run_check(os.path.join(site, "any.cgi"))
+    assert problems == 1
+    assert "wsgicgi check itself failed: RuntimeError: marker-bug" in fails(report)[0]
+    assert "report this as a bug" in fails(report)[0]
+    assert "Traceback" in report
+
+
+def test_symlink_out_of_its_folder_is_a_warning_without_suexec(site):
+    other = tempfile.mkdtemp(prefix="wsgicgi-check-other-", dir="/tmp")
+    try:
+        os.chmod(other, 0o755)
+        real = script(other, "real.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n")
+        link = os.path.join(site, "app.cgi")
+        os.symlink(real, link)
+        problems, report = run_check(link)
+        assert problems == 0, report
+        assert "is a symlink out of its folder (to %s)" % real in report
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def test_dangling_symlink_and_a_folder_as_script(site):
+    link = os.path.join(site, "app.cgi")
+    os.symlink(os.path.join(site, "gone.cgi"), link)
+    problems, report = run_check(link)
+    assert problems == 1
+    assert "No such file" in fails(report)[0] and "point the symlink" in fails(report)[0]
+    os.mkdir(os.path.join(site, "dir.cgi"))
+    problems, report = run_check(os.path.join(site, "dir.cgi"))
+    assert problems == 1
+    assert "is not a regular file" in fails(report)[0]
+
+
+@pytest.mark.parametrize(
+    "mode, folder_mode, needle",
+    [
+        (0o754, 0o755, "is not executable by others (mode 754)"),
+        (0o751, 0o755, "cannot read"),
+        (0o755, 0o750, "cannot enter"),
+    ],
+)
+def test_what_the_servers_user_cannot_do(site, mode, folder_mode, needle):
+    sub = os.path.join(site, "sub")
+    os.mkdir(sub)
+    path = script(sub, "app.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n", mode)
+    os.chmod(sub, folder_mode)
+    problems, report = run_check(path)
+    assert problems >= 1, report
+    assert needle in fails(report)[0], report
+
+
+def test_writable_by_others_names_them(site):
+    path = script(site, "app.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n", 0o777)
+    _problems, report = run_check(path)
+    assert "writable by its group and others (mode 777)" in report
+
+
+def test_no_shebang_and_cr_in_the_interpreter(site):
+    path = script(site, "app.cgi", "import wsgicgi\n")
+    problems, report = run_check(path)
+    assert problems == 1 and "not a shebang" in fails(report)[0]
+    path = script(site, "crlf.cgi", b"#!/usr/bin/python3\r\nimport wsgicgi\r\n")
+    problems, report = run_check(path)
+    assert problems == 1 and "ends in CR" in fails(report)[0]
+    assert "sed -i" in fails(report)[0]
+
+
+def test_crlf_after_env_split_is_a_warning_in_a_whole_check(site):
+    path = script(site, "app.cgi", (ONE_LINE % "myapp:app").replace("\n", "\r\n"))
+    problems, report = run_check(path)
+    assert problems == 0, report
+    assert any(
+        line.strip().startswith("warn") and "ends in CR" in line for line in report.splitlines()
+    ), report
+
+
+def test_absolute_interpreter_that_does_not_exist(site):
+    path = script(site, "app.cgi", "#!/nonexistent/bin/python3\nimport wsgicgi\n")
+    problems, report = run_check(path)
+    assert problems == 1
+    assert "the interpreter /nonexistent/bin/python3 does not exist" in fails(report)[0]
+
+
+def test_program_found_on_the_servers_path(site):
+    # "env python3": the server's PATH decides which python3 runs.
+    path = script(site, "app.cgi", "#!/usr/bin/env -S python3 -m wsgicgi myapp:app\n")
+    _problems, report = run_check(path)
+    found = check.which("python3", SuexecConfig().safe_path)
+    assert "python3 is %s on the server's PATH" % found in report, report
+
+
+def test_the_console_script_as_interpreter(site):
+    console = os.path.join(os.path.dirname(PY), "wsgicgi")
+    if not os.path.isfile(console):
+        pytest.skip("no wsgicgi console script beside %s" % PY)
+    path = script(site, "app.cgi", "#!/usr/bin/env -S %s myapp:app\n" % console)
+    problems, report = run_check(path)
+    assert problems == 0, report
+    assert "APP myapp:app loads" in report and "answers 200 OK" in report
+    # A "wsgicgi" without a shebang naming an absolute Python: cannot tell.
+    fake = script(site, "wsgicgi", "exit 0\n")
+    path = script(site, "fake.cgi", "#!/usr/bin/env -S %s myapp:app\n" % fake)
+    _problems, report = run_check(path)
+    assert "cannot tell which Python runs %s" % fake in report
+
+
+def test_dash_m_wsgicgi_without_an_app(site):
+    path = script(site, "app.cgi", ONE_LINE % "")
+    problems, report = run_check(path)
+    assert problems == 1
+    assert "'-m wsgicgi' without an APP" in fails(report)[0]
+
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("echo not json", "answered something unexpected: b'not json"),
+        ("echo broken >&2; exit 3", "does not run: exit status 3"),
+        ("sleep 30", "does not run: no answer within 2s"),
+    ],
+)
+def test_an_interpreter_that_misbehaves(site, body, needle):
+    python = script(site, "python3-odd", "#!/bin/sh\n%s\n" % body)
+    path = script(site, "app.cgi", "#!/usr/bin/env -S %s -m wsgicgi myapp:app\n" % python)
+    problems, report = run_check(path, timeout=2)
+    assert problems == 1, report
+    assert needle in fails(report)[0], report
+
+
+def test_an_interpreter_that_cannot_be_executed(site):
+    python = script(site, "python3-garbage", b"\x00\x01\x02 not a program\n")
+    path = script(site, "app.cgi", "#!/usr/bin/env -S %s -m wsgicgi myapp:app\n" % python)
+    problems, report = run_check(path)
+    assert problems == 1, report
+    assert "Exec format error" in fails(report)[0], report
+
+
+def test_a_missing_dependency_of_the_app_names_what_to_install(site):
+    with open(os.path.join(site, "needs.py"), "w") as f:
+        f.write("import nosuchdep_q1\n\ndef app(e, s):\n    pass\n")
+    path = script(site, "app.cgi", ONE_LINE % "needs:app")
+    problems, report = run_check(path)
+    assert problems == 1, report
+    assert "install nosuchdep_q1 for" in fails(report)[0], report
+
+
+def test_a_public_html_script_belongs_to_the_home_owner(site):
+    # ~/public_html: the owner is whoever owns the home folder (here root,
+    # which suEXEC refuses), found even without a passwd entry for the path.
+    public = os.path.join(site, "public_html")
+    os.mkdir(public)
+    os.chmod(public, 0o755)
+    path = script(public, "app.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n")
+    owner, top = check.userdir_owner(public, "public_html")
+    assert top == public and owner.pw_uid == os.stat(site).st_uid
+    _problems, report = run_check(path, suexec=True, config=suexec_config(), drop_privileges=True)
+    if os.stat(site).st_uid == 0:
+        assert any("forbidden uid" in line for line in fails(report)), report
+
+
+def test_cli_path_info_gets_its_slash(site):
+    good = script(
+        site,
+        "app.cgi",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s' \"$PATH_INFO\"\n",
+    )
+    done = cli("--no-suexec", "--path-info", "x/y", good)
+    assert done.returncode == 0, done.stdout.decode()
+    assert "b'/x/y'" in done.stdout.decode()
