@@ -1,6 +1,6 @@
 """A Django project in one module: settings, URLs and views, no database.
 
-Usable both ways the README shows: as ``DJANGO_SETTINGS_MODULE=django_site``
+Usable both ways the docs show (docs/deploy/cgi.md): as ``DJANGO_SETTINGS_MODULE=django_site``
 with ``django.core.wsgi:get_wsgi_application()``, or through django_app.py,
 which calls ``settings.configure()`` with these values.
 """

@@ -42,6 +42,6 @@ def links():
 
 
 def pretty(environ, start_response):
-    """The app behind the README's pretty-URL RewriteRule: links without the script's file name."""
+    """The app behind docs/deploy/cgi.md's pretty-URL RewriteRule, wrapped as that page shows."""
     environ["SCRIPT_NAME"] = environ["SCRIPT_NAME"].rsplit("/", 1)[0]
     return app(environ, start_response)

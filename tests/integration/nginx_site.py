@@ -1,5 +1,5 @@
-"""The factory test_nginx.py gives ``waitress-serve --call``: the README's
-``wsgicgi.serve:make_app`` (the current folder), with the script timeout from
+"""The factory test_nginx.py gives ``waitress-serve --call``: the docs'
+``wsgicgi.serve:make_app`` (docs/deploy/production.md; the current folder), with the script timeout from
 SITE_TIMEOUT, since ``--call`` cannot pass arguments."""
 
 import os

@@ -1,4 +1,5 @@
-"""The gateway under a real Apache httpd, through the README's one-line script.
+"""The gateway under a real Apache httpd, through the gateway page's one-line script
+(docs/gateway.md, read from the page by conftest.py).
 
 Every test runs twice: mpm_prefork + mod_cgi, and mpm_event + mod_cgid. The
 site (see conftest.py) holds ``cgi-bin/app.cgi``, which is exactly
