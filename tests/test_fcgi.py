@@ -1207,3 +1207,98 @@ def test_the_process_is_the_same_and_never_crashed(unix_server, tcp_server, time
         assert "worker error" not in server.log()
         served_after(server)
         assert server.settled_counts(server.baseline) == server.baseline
+
+
+# -- wsgi.input read line by line; FCGI_WEB_SERVER_ADDRS -------------------------
+
+
+def stdin_records(rid, *chunks):
+    """The body as one STDIN record per chunk (lines cross record bounds)."""
+    return b"".join(rec(fc.STDIN, rid, chunk) for chunk in chunks) + rec(fc.STDIN, rid)
+
+
+@pytest.mark.parametrize("length", [True, False], ids=["content-length", "no-length"])
+def test_readline_joins_lines_across_stdin_records(unix_server, length):
+    chunks = [b"first li", b"ne\nsecond\nthi", b"r", b"d line\n", b"no newline at the end"]
+    body = b"".join(chunks)
+    env = dict(fc.BASE, PATH_INFO="/lines", REQUEST_METHOD="POST")
+    if length:
+        env["CONTENT_LENGTH"] = str(len(body))
+    with fc.connect(unix_server.address) as sock:
+        sock.sendall(fc.begin(1) + fc.params(1, env) + stdin_records(1, *chunks))
+        r = fc.read_response(fc.Reader(sock), 1)
+    assert r.status == 200
+    assert json.loads(r.body) == [
+        "first line\n",
+        "second\n",
+        "third line\n",
+        "no newline at the end",
+    ]
+
+
+def test_readline_with_a_limit_cuts_long_lines(unix_server):
+    chunks = [b"abcdefgh", b"ij\nk", b"l\n"]
+    env = dict(fc.BASE, PATH_INFO="/lines", REQUEST_METHOD="POST", QUERY_STRING="max=4")
+    with fc.connect(unix_server.address) as sock:
+        sock.sendall(fc.begin(1) + fc.params(1, env) + stdin_records(1, *chunks))
+        r = fc.read_response(fc.Reader(sock), 1)
+    assert json.loads(r.body) == ["abcd", "efgh", "ij\n", "kl\n"]
+
+
+def test_a_web_server_address_not_listed_is_refused_with_one_log_line(tmp_path):
+    port = free_port()
+    log_path = str(tmp_path / "server.log")
+    env = dict(os.environ, PYTHONPATH=ROOT, FCGI_WEB_SERVER_ADDRS=" 192.0.2.1 , 198.51.100.2 ")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wsgicgi", "fcgi", APP, "--bind", "127.0.0.1:%d" % port],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=str(tmp_path),
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                sock = fc.connect(("127.0.0.1", port), timeout=WAIT)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        with sock:
+            try:
+                sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"hi"))
+            except OSError:
+                pass  # closed already
+            try:
+                answer = fc.Reader(sock).record()
+            except ConnectionResetError:  # closed with our request unread
+                answer = None
+            assert answer is None  # closed, nothing answered
+
+        def log_text():
+            with open(log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+
+        wait_for(lambda: "refused" in log_text())
+        text = log_text()
+        assert "FastCGI connection from 127.0.0.1 refused: not in FCGI_WEB_SERVER_ADDRS" in text, (
+            text
+        )
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT) == 0
+
+
+def test_a_listed_web_server_address_is_served(tmp_path):
+    server = FcgiServer(
+        tmp_path, kind="tcp", env={"FCGI_WEB_SERVER_ADDRS": "192.0.2.1,127.0.0.1"}
+    ).start()
+    try:
+        served_after(server)
+    finally:
+        server.stop()

@@ -19,6 +19,8 @@ response's close() creates (the test checks close() was called).  A
 - ``/slow``      sleeps ``?s`` seconds, then answers
 - ``/first``     reads ``?n`` bytes of the body and answers them at once
                  (the rest of the body not read)
+- ``/lines``     the body read with readline(``?max``, default -1) to its
+                 end: the lines as a JSON list of latin-1 strings
 """
 
 import hashlib
@@ -149,6 +151,16 @@ def route(environ, start_response):
         data = stream.read(int(query(environ, "n", "5")))
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return iter([data])  # an iterator: flushed as yielded (a list waits for the end)
+    if name == "/lines":
+        limit = int(query(environ, "max", "-1"))
+        lines = []
+        while True:
+            line = stream.readline(limit)
+            if not line:
+                break
+            lines.append(line.decode("latin-1"))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(lines).encode()]
     if name == "/slow":
         time.sleep(float(query(environ, "s", "1")))
         start_response("200 OK", [("Content-Type", "text/plain")])
