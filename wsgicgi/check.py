@@ -12,6 +12,8 @@ the exit status is 0 only when every script would serve.
 Imported only by ``wsgicgi check``: nothing here is on the gateway's path.
 """
 
+from __future__ import annotations
+
 import grp
 import json
 import os
@@ -25,6 +27,16 @@ import subprocess
 import sys
 import tempfile
 import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import IO, Any, TextIO
+
+    # What a script's run came to: (exit status, stdout, stderr, why it failed).
+    RunResult = tuple["int | None", bytes, bytes, "str | None"]
+    # (what is wrong, how to fix it)
+    Finding = tuple[str, str]
 
 __all__ = ["Shebang", "SuexecConfig", "check_script", "main", "parse_shebang"]
 
@@ -64,16 +76,16 @@ class SuexecConfig:
 
     def __init__(
         self,
-        binary=None,
-        docroot="/var/www",
-        userdir="public_html",
-        uid_min=100,
-        gid_min=100,
-        safe_path="/usr/local/bin:/usr/bin:/bin",
-        httpd_user="www-data",
-        log=None,
-        known=False,
-    ):
+        binary: str | None = None,
+        docroot: str = "/var/www",
+        userdir: str = "public_html",
+        uid_min: int = 100,
+        gid_min: int = 100,
+        safe_path: str = "/usr/local/bin:/usr/bin:/bin",
+        httpd_user: str = "www-data",
+        log: str | None = None,
+        known: bool = False,
+    ) -> None:
         self.binary = binary
         self.docroot = docroot
         self.userdir = userdir
@@ -85,14 +97,14 @@ class SuexecConfig:
         self.known = known  # read from the wrapper itself
 
     @classmethod
-    def detect(cls):
+    def detect(cls) -> SuexecConfig:
         for path in SUEXEC_BINARIES:
             if os.path.exists(path):
                 return cls.from_binary(path)
         return cls()
 
     @classmethod
-    def from_binary(cls, path):
+    def from_binary(cls, path: str) -> SuexecConfig:
         config = cls(binary=path)
         if not os.access(path, os.X_OK):
             return config
@@ -109,15 +121,15 @@ class SuexecConfig:
         config.apply_v_output(out)
         return config
 
-    def apply_v_output(self, out):
+    def apply_v_output(self, out: str) -> None:
         """Read ``suexec -V``'s `` -D NAME="value"`` lines."""
-        values = {}
+        values: dict[str, str] = {}
         for line in out.splitlines():
             line = line.strip()
             if line.startswith("-D "):
                 name, _, value = line[3:].partition("=")
                 values[name.strip()] = value.strip().strip('"')
-        setters = {
+        setters: dict[str, tuple[str, type[Any]]] = {
             "AP_DOC_ROOT": ("docroot", str),
             "AP_USERDIR_SUFFIX": ("userdir", str),
             "AP_UID_MIN": ("uid_min", int),
@@ -141,30 +153,30 @@ class SuexecConfig:
 class Report:
     """Lines for one script; ``problems`` counts the FAIL lines."""
 
-    def __init__(self, out):
+    def __init__(self, out: TextIO) -> None:
         self.out = out
         self.problems = 0
         self.warnings = 0
 
-    def _line(self, tag, text):
+    def _line(self, tag: str, text: str) -> None:
         self.out.write("  %-5s %s\n" % (tag, text))
         self.out.flush()
 
-    def ok(self, text):
+    def ok(self, text: str) -> None:
         self._line("ok", text)
 
-    def info(self, text):
+    def info(self, text: str) -> None:
         self._line("info", text)
 
-    def warn(self, what, fix=None):
+    def warn(self, what: str, fix: str | None = None) -> None:
         self.warnings += 1
         self._line("warn", what + ("; fix: " + fix if fix else ""))
 
-    def fail(self, what, fix):
+    def fail(self, what: str, fix: str) -> None:
         self.problems += 1
         self._line("FAIL", "%s; fix: %s" % (what, fix))
 
-    def detail(self, text, limit=40):
+    def detail(self, text: str, limit: int = 40) -> None:
         lines = text.rstrip("\n").splitlines()
         if len(lines) > limit:
             lines = ["[...]", *lines[-limit:]]
@@ -184,20 +196,20 @@ class Shebang:
     ``args``: what finally runs after ``env`` (``program`` unresolved).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.line = ""
-        self.interpreter = None
-        self.kernel_arg = None
+        self.interpreter: str | None = None
+        self.kernel_arg: str | None = None
         self.uses_env = False
         self.env_split = False
-        self.program = None
-        self.args = []
-        self.errors = []
-        self.warnings = []
+        self.program: str | None = None
+        self.args: list[str] = []
+        self.errors: list[Finding] = []
+        self.warnings: list[Finding] = []
         self.has_cr = False
 
 
-def parse_shebang(data, path="SCRIPT"):
+def parse_shebang(data: bytes, path: str = "SCRIPT") -> Shebang:
     """Parse the first bytes of a script the way Linux's binfmt_script and
     coreutils ``env`` do; return a ``Shebang`` with any errors found."""
     sb = Shebang()
@@ -288,7 +300,7 @@ def parse_shebang(data, path="SCRIPT"):
     return sb
 
 
-def _parse_env(sb, rest, path):
+def _parse_env(sb: Shebang, rest: str, path: str) -> None:
     if not rest:
         sb.errors.append(
             (
@@ -352,12 +364,12 @@ def _parse_env(sb, rest, path):
     sb.program = rest
 
 
-def _looks_like_python(program):
+def _looks_like_python(program: str) -> bool:
     name = os.path.basename(program)
     return name.startswith(("python", "pypy"))
 
 
-def app_spec_of(sb):
+def app_spec_of(sb: Shebang) -> tuple[list[str], str | None]:
     """(python_args_before_-m, app_spec) for ``python -m wsgicgi APP``; app_spec
     is None for other forms, "" when -m wsgicgi has no APP."""
     args = sb.args
@@ -372,7 +384,7 @@ def app_spec_of(sb):
     return args, None
 
 
-def which(program, path):
+def which(program: str, path: str) -> str | None:
     """``program`` looked up on ``path`` (a PATH string), as execvp does."""
     if "/" in program:
         return program
@@ -386,21 +398,21 @@ def which(program, path):
 # -- who runs the script ------------------------------------------------------
 
 
-def _user_name(uid):
+def _user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
 
 
-def _group_name(gid):
+def _group_name(gid: int) -> str:
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)
 
 
-def userdir_owner(real_dir, suffix):
+def userdir_owner(real_dir: str, suffix: str) -> tuple[pwd.struct_passwd, str] | tuple[None, None]:
     """(pwd entry, public_html path) when ``real_dir`` lies in a user's
     ``~/SUFFIX``, else (None, None)."""
     parts = real_dir.rstrip("/").split("/")
@@ -412,9 +424,9 @@ def userdir_owner(real_dir, suffix):
     return None, None
 
 
-def _passwd_by_home(home):
+def _passwd_by_home(home: str) -> list[pwd.struct_passwd]:
     real_home = os.path.realpath(home)
-    found = []
+    found: list[pwd.struct_passwd] = []
     try:
         entries = pwd.getpwall()
     except Exception:
@@ -431,16 +443,16 @@ def _passwd_by_home(home):
     return found
 
 
-def _inside(path, folder):
+def _inside(path: str, folder: str) -> bool:
     folder = folder.rstrip("/") or "/"
     return path == folder or path.startswith(folder + "/")
 
 
-def _mode(st):
+def _mode(st: os.stat_result) -> str:
     return "%03o" % stat.S_IMODE(st.st_mode)
 
 
-def _writers(mode):
+def _writers(mode: int) -> str:
     who = []
     if mode & stat.S_IWGRP:
         who.append("its group")
@@ -454,13 +466,15 @@ class Runner:
     owner under suEXEC (when this is root), in the script's folder, with
     suEXEC's safe PATH and nothing else from this shell's environment."""
 
-    def __init__(self, script, config, suexec, timeout, drop=True):
+    def __init__(
+        self, script: str, config: SuexecConfig, suexec: bool, timeout: float, drop: bool = True
+    ) -> None:
         self.script = script
         self.folder = os.path.dirname(script)
         self.config = config
         self.suexec = suexec
         self.timeout = timeout
-        self.kwargs = {}
+        self.kwargs: dict[str, Any] = {}  # user, group, extra_groups for subprocess
         if drop and os.geteuid() == 0:
             st = os.stat(script)
             if suexec:
@@ -474,7 +488,7 @@ class Runner:
             if uid != 0:
                 self.kwargs = {"user": uid, "group": gid, "extra_groups": []}
 
-    def env(self, extra=None):
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {"PATH": self.config.safe_path}
         if not self.suexec:
             # Not the server's user: leave __pycache__ as the server finds it.
@@ -482,7 +496,9 @@ class Runner:
         env.update(extra or {})
         return env
 
-    def run(self, argv, extra_env=None, stdin=None):
+    def run(
+        self, argv: Sequence[str], extra_env: dict[str, str] | None = None, stdin: int | None = None
+    ) -> RunResult:
         try:
             proc = subprocess.run(
                 argv,
@@ -499,7 +515,9 @@ class Runner:
             return None, b"", b"", "%s: %s" % (argv[0], exc.strerror or exc)
         return proc.returncode, proc.stdout, proc.stderr, None
 
-    def popen(self, argv, extra_env, stdin, stderr):
+    def popen(
+        self, argv: Sequence[str], extra_env: dict[str, str], stdin: int, stderr: IO[bytes]
+    ) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             argv,
             cwd=self.folder,
@@ -551,8 +569,15 @@ out.write("\n@@wsgicgi-check@@" + json.dumps(result))
 
 
 def check_script(
-    path, *, out=None, suexec=None, config=None, path_info="", timeout=30.0, drop_privileges=True
-):
+    path: str,
+    *,
+    out: TextIO | None = None,
+    suexec: bool | None = None,
+    config: SuexecConfig | None = None,
+    path_info: str = "",
+    timeout: float = 30.0,
+    drop_privileges: bool = True,
+) -> int:
     """Check one script; write the report to ``out``; return the number of
     problems (0: the script would serve).
 
@@ -596,7 +621,15 @@ def check_script(
     return report.problems
 
 
-def _check(report, script, config, suexec, path_info, timeout, drop_privileges):
+def _check(
+    report: Report,
+    script: str,
+    config: SuexecConfig,
+    suexec: bool,
+    path_info: str,
+    timeout: float,
+    drop_privileges: bool,
+) -> None:
     q = shlex.quote(script)
     try:
         lst = os.lstat(script)
@@ -686,13 +719,13 @@ def _check(report, script, config, suexec, path_info, timeout, drop_privileges):
     runner = Runner(script, config, suexec, timeout, drop_privileges)
     before = report.problems
     python, spec = _check_shebang(report, script, sb, runner, config, suexec)
-    info = None
+    info: dict[str, Any] | None = None
     if python:
         info = _check_interpreter(report, script, python, runner, spec)
     if info:
         # Before anything imports the app, which writes __pycache__.
         _check_bytecode(report, script, info, st, dst, suexec, config)
-    if info and spec:
+    if info and spec and python:  # python: always set when info is
         _check_app(report, script, python, spec, runner)
     if not executable:
         report.info("the test GET is skipped: the script is not executable")
@@ -709,7 +742,7 @@ def _check(report, script, config, suexec, path_info, timeout, drop_privileges):
         _cgi_request(report, script, runner, url, path_info, config)
 
 
-def _check_exec_bit(report, script, st, suexec):
+def _check_exec_bit(report: Report, script: str, st: os.stat_result, suexec: bool) -> bool:
     q = shlex.quote(script)
     mode = stat.S_IMODE(st.st_mode)
     if not mode & stat.S_IXUSR:
@@ -745,11 +778,11 @@ def _check_exec_bit(report, script, st, suexec):
     return True
 
 
-def _check_traversal(report, script, suexec, config):
+def _check_traversal(report: Report, script: str, suexec: bool, config: SuexecConfig) -> None:
     """The server's user must reach the file (Apache stats it before it
     starts suEXEC): every folder on the way needs the x bit for others."""
     path = os.path.dirname(os.path.realpath(script))
-    folders = []
+    folders: list[str] = []
     while True:
         folders.append(path)
         if path == "/":
@@ -777,7 +810,16 @@ def _check_traversal(report, script, suexec, config):
             )
 
 
-def _check_permissions(report, script, real, real_folder, st, dst, suexec, config):
+def _check_permissions(
+    report: Report,
+    script: str,
+    real: str,
+    real_folder: str,
+    st: os.stat_result,
+    dst: os.stat_result,
+    suexec: bool,
+    config: SuexecConfig,
+) -> None:
     """suEXEC's rules, in the order it applies them (Apache's suexec.c)."""
     q = shlex.quote(script)
     qf = shlex.quote(real_folder)
@@ -862,7 +904,14 @@ def _check_permissions(report, script, real, real_folder, st, dst, suexec, confi
         )
 
 
-def _check_shebang(report, script, sb, runner, config, suexec):
+def _check_shebang(
+    report: Report,
+    script: str,
+    sb: Shebang,
+    runner: Runner,
+    config: SuexecConfig,
+    suexec: bool,
+) -> tuple[list[str], str | None] | tuple[None, None]:
     """Report the shebang; return (python argv prefix or None, app spec or None)."""
     for what, fix in sb.errors:
         report.fail(what, fix)
@@ -954,10 +1003,10 @@ def _check_shebang(report, script, sb, runner, config, suexec):
     return [program] + [a for a in pre if a.startswith("-") and a not in ("-c",)], spec
 
 
-_ENV_SPLITS = {}
+_ENV_SPLITS: dict[str, bool] = {}
 
 
-def _env_splits(env):
+def _env_splits(env: str) -> bool:
     if env not in _ENV_SPLITS:
         try:
             done = subprocess.run(
@@ -973,9 +1022,9 @@ def _env_splits(env):
     return _ENV_SPLITS[env]
 
 
-def _htaccess_pythonpath(folder, stop):
+def _htaccess_pythonpath(folder: str, stop: str) -> list[str]:
     """The .htaccess files from ``folder`` up to ``stop`` that SetEnv PYTHONPATH."""
-    found = []
+    found: list[str] = []
     path = folder
     while True:
         candidate = os.path.join(path, ".htaccess")
@@ -998,7 +1047,9 @@ def _htaccess_pythonpath(folder, stop):
     return found
 
 
-def _check_interpreter(report, script, python, runner, spec):
+def _check_interpreter(
+    report: Report, script: str, python: list[str], runner: Runner, spec: str | None
+) -> dict[str, Any] | None:
     """Run the interpreter as the server will; return its self-description."""
     code, out, err, problem = runner.run([*python, "-c", PROBE])
     if problem or code != 0:
@@ -1010,7 +1061,7 @@ def _check_interpreter(report, script, python, runner, spec):
             report.detail(err.decode("utf-8", "replace"))
         return None
     try:
-        info = json.loads(out.decode("utf-8", "replace"))
+        info: dict[str, Any] = json.loads(out.decode("utf-8", "replace"))
     except ValueError:
         report.fail(
             "%s answered something unexpected: %r" % (python[0], out[:200]),
@@ -1063,7 +1114,7 @@ def _check_interpreter(report, script, python, runner, spec):
     return info
 
 
-def _check_app(report, script, python, spec, runner):
+def _check_app(report: Report, script: str, python: list[str], spec: str, runner: Runner) -> bool:
     code, out, err, problem = runner.run([*python, "-c", LOAD, spec, script])
     marker = b"\n@@wsgicgi-check@@"
     if problem or marker not in out:
@@ -1074,7 +1125,7 @@ def _check_app(report, script, python, spec, runner):
         if err:
             report.detail(err.decode("utf-8", "replace"))
         return False
-    result = json.loads(out.rsplit(marker, 1)[1].decode("utf-8", "replace"))
+    result: dict[str, Any] = json.loads(out.rsplit(marker, 1)[1].decode("utf-8", "replace"))
     if result["ok"]:
         report.ok("APP %s loads: %s" % (spec, result["app"]))
         return True
@@ -1098,7 +1149,15 @@ def _check_app(report, script, python, spec, runner):
     return False
 
 
-def _check_bytecode(report, script, info, st, dst, suexec, config):
+def _check_bytecode(
+    report: Report,
+    script: str,
+    info: dict[str, Any],
+    st: os.stat_result,
+    dst: os.stat_result,
+    suexec: bool,
+    config: SuexecConfig,
+) -> None:
     """Python writes __pycache__ where the running user may; otherwise every
     request compiles the app again."""
     folder = os.path.dirname(os.path.realpath(script))
@@ -1131,7 +1190,7 @@ def _check_bytecode(report, script, info, st, dst, suexec, config):
         report.ok("bytecode: %s can write %s, so Python caches the compiled app" % (user, target))
         return
     tag = info.get("cache_tag")
-    stale = []
+    stale: list[str] = []
     for name in sources:
         src = os.path.join(folder, name)
         pyc = os.path.join(cache, "%s.%s.pyc" % (name[:-3], tag))
@@ -1157,9 +1216,9 @@ def _check_bytecode(report, script, info, st, dst, suexec, config):
         report.ok("bytecode: __pycache__ is compiled and up to date")
 
 
-def _script_url(real, config):
+def _script_url(real: str, config: SuexecConfig) -> str:
     owner, public_html = userdir_owner(os.path.dirname(real), config.userdir)
-    if owner is not None:
+    if owner is not None and public_html is not None:  # both or neither
         return "/~%s%s" % (owner.pw_name, real[len(public_html) :])
     docroot = os.path.realpath(config.docroot)
     if _inside(real, docroot):
@@ -1167,7 +1226,7 @@ def _script_url(real, config):
     return "/" + os.path.basename(real)
 
 
-def _cgi_env(script, url, path_info, config):
+def _cgi_env(script: str, url: str, path_info: str, config: SuexecConfig) -> dict[str, str]:
     folder = os.path.dirname(script)
     env = {
         "GATEWAY_INTERFACE": "CGI/1.1",
@@ -1195,7 +1254,7 @@ def _cgi_env(script, url, path_info, config):
     return env
 
 
-def _split_response(data):
+def _split_response(data: bytes) -> tuple[str, list[tuple[str, str]], bytes] | None:
     """(status, [(name, value)], body) of a CGI response, read by the
     adapter's own parser (``cgihead``); None when there is no complete,
     valid header block."""
@@ -1217,7 +1276,9 @@ def _split_response(data):
     return status, headers, body
 
 
-def _report_response(report, what, data, stderr, problem):
+def _report_response(
+    report: Report, what: str, data: bytes, stderr: bytes, problem: str | None
+) -> None:
     err = stderr.decode("utf-8", "replace")
     if problem:
         report.fail(
@@ -1258,7 +1319,9 @@ def _report_response(report, what, data, stderr, problem):
         report.detail(err, limit=10)
 
 
-def _cgi_request(report, script, runner, url, path_info, config):
+def _cgi_request(
+    report: Report, script: str, runner: Runner, url: str, path_info: str, config: SuexecConfig
+) -> None:
     env = _cgi_env(script, url, path_info, config)
     _code, out, err, problem = runner.run([script], extra_env=env)
     _report_response(
@@ -1270,7 +1333,9 @@ def _cgi_request(report, script, runner, url, path_info, config):
     )
 
 
-def _fastcgi_request(report, script, runner, url, path_info, config):
+def _fastcgi_request(
+    report: Report, script: str, runner: Runner, url: str, path_info: str, config: SuexecConfig
+) -> None:
     """Start the script the way mod_fcgid does (a listening unix socket as
     fd 0) and send it one FastCGI request."""
     from . import fcgi
@@ -1280,10 +1345,10 @@ def _fastcgi_request(report, script, runner, url, path_info, config):
     address = os.path.join(tmp, "fcgi.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     errlog = tempfile.TemporaryFile()
-    proc = None
+    proc: subprocess.Popen[bytes] | None = None
     stdout = b""
     stderr = b""
-    problem = None
+    problem: str | None = None
     try:
         listener.bind(address)
         listener.listen(4)
@@ -1348,7 +1413,7 @@ def _fastcgi_request(report, script, runner, url, path_info, config):
     _report_response(report, what, stdout, stderr, problem)
 
 
-def _stop(proc):
+def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -1367,7 +1432,7 @@ def _stop(proc):
 # -- the command ---------------------------------------------------------------
 
 
-def main(argv):
+def main(argv: Sequence[str] | None) -> int:
     """``wsgicgi check``; returns the exit status."""
     import argparse
 

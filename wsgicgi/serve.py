@@ -8,10 +8,28 @@ application, for gunicorn or waitress-serve in production.
 Imported only by the ``serve`` command, never by the gateway.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import threading
 import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from types import FrameType
+    from typing import Any
+
+    from ._types import (
+        Environ,
+        ErrorFile,
+        OptExcInfo,
+        StartResponse,
+        WriteCallable,
+        WSGIApplication,
+    )
 
 __all__ = ["Site", "main", "make_app"]
 
@@ -29,7 +47,12 @@ _MAX_LOGGED_REQUEST = 8192
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def make_app(directory=".", cgi_dirs=DEFAULT_CGI_DIRS, timeout=60.0, listing=True):
+def make_app(
+    directory: str = ".",
+    cgi_dirs: Iterable[str] = DEFAULT_CGI_DIRS,
+    timeout: float = 60.0,
+    listing: bool = True,
+) -> Site:
     """The whole site as a WSGI application: static files from ``directory``,
     CGI scripts under each of ``cgi_dirs`` (URL paths, mapped onto the folder
     of the same name inside ``directory``).
@@ -40,7 +63,7 @@ def make_app(directory=".", cgi_dirs=DEFAULT_CGI_DIRS, timeout=60.0, listing=Tru
     return Site(directory, cgi_dirs=cgi_dirs, timeout=timeout, listing=listing)
 
 
-def script_path():
+def script_path() -> str:
     """The PATH given to scripts: the server's own, with the folder of the
     running Python first, so a gateway script's ``env python3`` finds a Python
     that has wsgicgi even when the server runs from a venv nobody activated."""
@@ -55,13 +78,20 @@ def script_path():
 class Site:
     """Static files plus CGI folders; see ``make_app``."""
 
-    def __init__(self, directory=".", *, cgi_dirs=DEFAULT_CGI_DIRS, timeout=60.0, listing=True):
+    def __init__(
+        self,
+        directory: str = ".",
+        *,
+        cgi_dirs: Iterable[str] = DEFAULT_CGI_DIRS,
+        timeout: float = 60.0,
+        listing: bool = True,
+    ) -> None:
         from .host import CGIDirectory
         from .static import StaticFiles
 
         self.directory = os.path.abspath(directory)
-        self.mounts = []
-        roots = []
+        self.mounts: list[tuple[str, WSGIApplication]] = []
+        roots: list[str] = []
         for url in cgi_dirs:
             prefix = mount_point(url)
             root = os.path.join(self.directory, *prefix.strip("/").split("/"))
@@ -80,7 +110,7 @@ class Site:
         # A script's source is never a static file, whatever the URL's case.
         self.static = StaticFiles(self.directory, listing=listing, private=roots)
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not _clean(path):
             from .static import _error
@@ -94,7 +124,7 @@ class Site:
         return self.static(environ, start_response)
 
 
-def mount_point(url):
+def mount_point(url: str) -> str:
     """``"cgi-bin"``, ``"/cgi-bin/"`` -> ``"/cgi-bin"``; refuses dot segments."""
     prefix = "/" + url.strip("/")
     if prefix == "/" or not _clean(prefix) or "//" in prefix:
@@ -102,7 +132,7 @@ def mount_point(url):
     return prefix
 
 
-def _clean(path):
+def _clean(path: str) -> bool:
     # The server has percent-decoded the path, so "%2e%2e" is ".." by now.
     if "\0" in path:
         return False
@@ -112,7 +142,7 @@ def _clean(path):
 # -- the command ------------------------------------------------------------
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -182,7 +212,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """``wsgicgi serve ARGS``: serve until SIGINT or SIGTERM; returns the exit status."""
     try:
         return _main(argv)
@@ -190,7 +220,7 @@ def main(argv=None):
         return 130
 
 
-def _main(argv):
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     directory = os.path.abspath(args.directory)
     if not os.path.isdir(directory):
@@ -252,7 +282,9 @@ def _main(argv):
     return serve_until_signal(server, front)
 
 
-def _addresses(server):
+def _addresses(server: Any) -> list[tuple[str, int]]:
+    # Any: waitress's stubs have effective_host/port only on the TCP server
+    # subclasses create_server may return, effective_listen on the other.
     if hasattr(server, "effective_listen"):
         return [(str(host), int(port)) for host, port in server.effective_listen]
     return [(str(server.effective_host), int(server.effective_port))]
@@ -263,14 +295,14 @@ class Front:
     line per request on stderr, a count of requests in flight, and 503 for
     new requests once the server is stopping."""
 
-    def __init__(self, app, log=None):
+    def __init__(self, app: WSGIApplication, log: ErrorFile | None = None) -> None:
         self.app = app
         self.log = log
         self.lock = threading.Lock()
         self.active = 0
         self.stopping = False
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         record = _Record(self, environ)
         if self.stopping:
             record.status = "503"
@@ -283,7 +315,9 @@ class Front:
             record.done()
             return [body]
 
-        def logged_start_response(status, headers, exc_info=None):
+        def logged_start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> WriteCallable:
             record.status = status[:3]
             for name, value in headers:
                 if name.lower() == "content-length" and value.isdigit():
@@ -308,12 +342,12 @@ class Front:
             return result
         return _Logged(result, record)
 
-    def _finish(self, record):
+    def _finish(self, record: _Record) -> None:
         with self.lock:
             self.active -= 1
         record.done()
 
-    def write_log(self, line):
+    def write_log(self, line: str) -> None:
         stream = self.log or sys.stderr
         with self.lock:
             try:
@@ -326,7 +360,7 @@ class Front:
 class _Record:
     __slots__ = ("environ", "front", "length", "size", "status", "when")
 
-    def __init__(self, front, environ):
+    def __init__(self, front: Front, environ: Environ) -> None:
         self.front = front
         self.environ = environ
         self.when = time.time()
@@ -334,7 +368,7 @@ class _Record:
         self.size = 0
         self.length = 0
 
-    def done(self):
+    def done(self) -> None:
         environ = self.environ
         request = "%s %s %s" % (
             environ.get("REQUEST_METHOD", "-"),
@@ -360,18 +394,18 @@ class _Record:
 class _Logged:
     """The response iterable, counted for the log; ``close()`` is passed on."""
 
-    def __init__(self, result, record):
+    def __init__(self, result: Iterable[bytes], record: _Record) -> None:
         self.result = result
         self.record = record
         self.closed = False
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         record = self.record
         for chunk in self.result:
             record.size += len(chunk)
             yield chunk
 
-    def close(self):
+    def close(self) -> None:
         if self.closed:
             return
         self.closed = True
@@ -383,7 +417,7 @@ class _Logged:
             self.record.front._finish(self.record)
 
 
-def _clf_time(when):
+def _clf_time(when: float) -> str:
     t = time.localtime(when)
     offset = t.tm_gmtoff if t.tm_gmtoff is not None else 0
     sign = "-" if offset < 0 else "+"
@@ -401,10 +435,10 @@ def _clf_time(when):
     )
 
 
-def _escape(text):
+def _escape(text: str) -> str:
     # As Apache's log: no raw control bytes, quotes or non-ASCII from a client
     # can forge or break a log line.
-    out = []
+    out: list[str] = []
     for byte in text.encode("latin-1", "replace"):
         if byte in (0x22, 0x5C):
             out.append("\\" + chr(byte))
@@ -418,7 +452,7 @@ def _escape(text):
 # -- running and stopping ---------------------------------------------------
 
 
-def _proxy_settings(address):
+def _proxy_settings(address: str | None) -> dict[str, Any]:
     # waitress drops every X-Forwarded-* header unless told which proxy to
     # believe; then it rewrites REMOTE_ADDR and wsgi.url_scheme from them.
     if not address:
@@ -429,7 +463,7 @@ def _proxy_settings(address):
     }
 
 
-def serve_until_signal(server, front, grace=GRACE):
+def serve_until_signal(server: Any, front: Front, grace: float = GRACE) -> int:
     """Run waitress's loop until SIGINT or SIGTERM, then stop cleanly.
 
     Stopping: no new connections (new requests on open ones get 503), the
@@ -445,10 +479,14 @@ def serve_until_signal(server, front, grace=GRACE):
     socket_map = getattr(server, "_map", None)
     if socket_map is None:
         socket_map = server.map
-    listeners = [obj for obj in list(socket_map.values()) if isinstance(obj, BaseWSGIServer)]
-    received = []
+    # Any: waitress's stubs do not model the server's private map, the
+    # listeners' open socket, nor the float timeout shutdown() takes.
+    listeners: list[Any] = [
+        obj for obj in list(socket_map.values()) if isinstance(obj, BaseWSGIServer)
+    ]
+    received: list[int] = []
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         for listener in listeners:
             try:
@@ -456,7 +494,7 @@ def serve_until_signal(server, front, grace=GRACE):
             except OSError:
                 pass
 
-    def run(timeout):
+    def run(timeout: float) -> None:
         wasyncore.loop(timeout=timeout, map=socket_map, use_poll=True, count=1)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -493,17 +531,17 @@ def serve_until_signal(server, front, grace=GRACE):
     return 0
 
 
-def _run_for(run, seconds):
+def _run_for(run: Callable[[float], None], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         run(min(0.05, seconds))
 
 
-def _pending_output(socket_map):
+def _pending_output(socket_map: dict[int, Any]) -> bool:
     return any(getattr(channel, "total_outbufs_len", 0) for channel in list(socket_map.values()))
 
 
-def _note(message):
+def _note(message: str) -> None:
     try:
         sys.stderr.write("wsgicgi serve: %s\n" % message)
         sys.stderr.flush()
@@ -511,14 +549,14 @@ def _note(message):
         pass
 
 
-def _kill_scripts(wait):
+def _kill_scripts(wait: Callable[[float], object]) -> None:
     """SIGTERM the process group of every script still running, wait up to a
     second while the server reaps them, then SIGKILL what is left."""
     import signal
 
     from . import orphans
 
-    def send(sig):
+    def send(sig: int) -> None:
         for pgid in orphans.live_groups():
             try:
                 os.killpg(pgid, sig)

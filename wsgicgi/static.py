@@ -9,12 +9,20 @@ folder that has no index.html, and redirect ``/dir`` to ``/dir/`` as
 ``http.server`` did.
 """
 
+from __future__ import annotations
+
 import datetime
 import html
 import mimetypes
 import os
 import stat
 from urllib.parse import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from ._types import AnyPath, Environ, StartResponse
 
 __all__ = ["StaticFiles", "resolve"]
 
@@ -28,7 +36,7 @@ _TYPES = {
 }
 
 
-def resolve(root, path_info):
+def resolve(root: bytes, path_info: str) -> bytes | None:
     """The file system path (bytes) that ``path_info`` names under ``root``
     (a real path, bytes), or None when it must not be served.
 
@@ -59,7 +67,7 @@ def resolve(root, path_info):
     return real
 
 
-def _inside(path, top, folders):
+def _inside(path: bytes, top: bytes, folders: Sequence[os.stat_result]) -> bool:
     """True when ``path`` (under ``top``) is one of ``folders`` (stat results)
     or lies under one."""
     while folders:
@@ -75,7 +83,7 @@ def _inside(path, top, folders):
     return False
 
 
-def guess_type(name):
+def guess_type(name: str) -> str:
     """The Content-Type for a file name, as ``http.server`` guessed it."""
     ext = os.path.splitext(name)[1].lower()
     if ext in _TYPES:
@@ -94,13 +102,20 @@ class StaticFiles:
     symlinks do not open them.  GET and HEAD only.
     """
 
-    def __init__(self, directory, *, listing=True, index="index.html", private=()):
+    def __init__(
+        self,
+        directory: AnyPath,
+        *,
+        listing: bool = True,
+        index: AnyPath | None = "index.html",
+        private: Iterable[AnyPath] = (),
+    ) -> None:
         self.root = os.path.realpath(os.fsencode(directory))
         self.listing = listing
         self.index = os.fsencode(index) if index else None
         self.private = tuple(os.fsencode(p) for p in private)
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
             return _error(environ, start_response, 405, [("Allow", "GET, HEAD")])
@@ -120,7 +135,7 @@ class StaticFiles:
             if self.index:
                 index = os.path.join(path, self.index)
                 try:
-                    index_info = os.stat(index)
+                    index_info: os.stat_result | None = os.stat(index)
                 except OSError:
                     index_info = None
                 if index_info is not None and stat.S_ISREG(index_info.st_mode):
@@ -134,8 +149,8 @@ class StaticFiles:
             return _error(environ, start_response, 404)  # "file.txt/" names a folder
         return self._file(environ, start_response, path, info)
 
-    def _private(self, path):
-        folders = []
+    def _private(self, path: bytes) -> bool:
+        folders: list[os.stat_result] = []
         for folder in self.private:
             try:
                 folders.append(os.stat(folder))
@@ -143,7 +158,9 @@ class StaticFiles:
                 pass
         return _inside(path, self.root, folders)
 
-    def _file(self, environ, start_response, path, info):
+    def _file(
+        self, environ: Environ, start_response: StartResponse, path: bytes, info: os.stat_result
+    ) -> Iterable[bytes]:
         from werkzeug.exceptions import RequestedRangeNotSatisfiable
         from werkzeug.http import is_resource_modified, parse_range_header
         from werkzeug.utils import send_file
@@ -182,20 +199,22 @@ class StaticFiles:
         response.headers.pop("Content-Disposition", None)
         return response(environ, start_response)
 
-    def _to_folder(self, environ, start_response):
+    def _to_folder(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         url = _url_path(environ) + "/"
         query = environ.get("QUERY_STRING")
         if query:
             url += "?" + query
         return _error(environ, start_response, 301, [("Location", url)])
 
-    def _list(self, environ, start_response, path):
+    def _list(
+        self, environ: Environ, start_response: StartResponse, path: bytes
+    ) -> Iterable[bytes]:
         try:
             names = os.listdir(path)
         except OSError:
             return _error(environ, start_response, 403)
         title = html.escape(_display(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")))
-        items = []
+        items: list[str] = []
         if path != self.root:
             items.append('<li><a href="../">../</a></li>')
         for name in sorted(names, key=lambda n: n.lower()):
@@ -229,16 +248,21 @@ class StaticFiles:
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
-def _url_path(environ):
+def _url_path(environ: Environ) -> str:
     raw = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
     return quote(raw)
 
 
-def _display(text):
+def _display(text: str) -> str:
     return text.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
-def _error(environ, start_response, code, headers=()):
+def _error(
+    environ: Environ,
+    start_response: StartResponse,
+    code: int,
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
     from .cgihead import status_line
 
     status = status_line(code)
