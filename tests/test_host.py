@@ -1047,3 +1047,115 @@ def test_content_length_applies_to_held_output(monkeypatch, tmp_path):
     finally:
         result.close()
     assert len(body) == 2000000 and "beyond Content-Length" in errors.getvalue()
+
+
+# -- more failure paths of one script run (wsgicgi/child.py) ----------------------
+
+
+def sh_script(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + text)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_body_shorter_than_content_length_ends_the_scripts_input(tmp_path):
+    # The client gave up: the script sees EOF instead of waiting forever.
+    status, _, body, log = call(
+        CGIScript(script("cat.sh"), timeout=20),
+        method="POST",
+        body=b"abc",
+        environ={"CONTENT_LENGTH": "100"},
+    )
+    assert (status, body) == ("200 OK", b"abc")
+    assert "request body ended 97 bytes short of CONTENT_LENGTH" in log
+
+
+def test_a_script_that_stops_reading_its_body_still_answers(tmp_path):
+    path = sh_script(
+        tmp_path,
+        "half.sh",
+        "head -c 10 >/dev/null\nexec 0<&-\nprintf 'Content-Type: text/plain\\n\\nread ten\\n'\n",
+    )
+    status, _, body, _log = call(CGIScript(path, timeout=20), method="POST", body=b"z" * (4 << 20))
+    assert (status, body) == ("200 OK", b"read ten\n")
+
+
+def test_head_drops_the_body_a_script_writes(tmp_path):
+    path = sh_script(
+        tmp_path,
+        "big.sh",
+        "printf 'Content-Type: text/plain\\n\\n'\nhead -c 300000 /dev/zero\n",
+    )
+    status, headers, body, log = call(CGIScript(path, timeout=20), method="HEAD")
+    assert (status, body) == ("200 OK", b"")
+    assert ("Content-Type", "text/plain") in headers
+    assert log == ""
+
+
+def test_head_cut_when_the_script_never_finishes_its_body(tmp_path):
+    path = sh_script(
+        tmp_path, "stall.sh", "printf 'Content-Type: text/plain\\n\\nx'\nexec sleep 30\n"
+    )
+    started = time.monotonic()
+    status, _, body, log = call(CGIScript(path, timeout=1), method="HEAD")
+    assert (status, body) == ("200 OK", b"")
+    assert "HEAD cut" in log
+    assert time.monotonic() - started < 15
+
+
+def test_a_very_long_stderr_line_is_logged_in_pieces(tmp_path):
+    path = sh_script(
+        tmp_path,
+        "noisy.sh",
+        "head -c 200000 /dev/zero | tr '\\0' e >&2\nprintf 'Content-Type: text/plain\\n\\nok'\n",
+    )
+    status, _, body, log = call(CGIScript(path, timeout=20))
+    assert (status, body) == ("200 OK", b"ok")
+    assert log.count("e") >= 200000
+    assert len(log.splitlines()) >= 2  # cut, never one unbounded line
+
+
+@pytest.mark.parametrize(
+    "first, status",
+    [
+        (b"Status: 201 Made\r\nContent-Type: text/plain\r\n\r\nbody", "201 Made"),
+        (b"HTTP/1.1 abc\r\nContent-Type: text/plain\r\n\r\nbody", "502 Bad Gateway"),
+    ],
+    ids=["nph-without-status-line", "nph-invalid-status-line"],
+)
+def test_nph_scripts_status_line(tmp_path, first, status):
+    path = tmp_path / "nph-test.sh"
+    data = tmp_path / "out.bin"
+    data.write_bytes(first)
+    path.write_text("#!/bin/sh\ncat %s\n" % data)
+    path.chmod(0o755)
+    got, _, _, log = call(CGIScript(str(path), timeout=20))
+    assert got == status, log
+    if status.startswith("502"):
+        assert "invalid nph status line" in log
+
+
+def test_signals_blocked_in_the_server_thread_are_not_blocked_in_the_script(tmp_path):
+    # uWSGI and mod_wsgi run the app in threads with signals blocked; a
+    # script inheriting that mask could not be stopped with SIGTERM.
+    path = sh_script(
+        tmp_path,
+        "mask.sh",
+        "printf 'Content-Type: text/plain\\n\\n'\ngrep '^SigBlk' /proc/self/status\n",
+    )
+    result = {}
+
+    def run():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGUSR1})
+        result["answer"] = call(CGIScript(path, timeout=20))
+        result["mask"] = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    status, _, body, _log = result["answer"]
+    assert status == "200 OK"
+    assert int(body.split()[1], 16) == 0, body
+    # The thread's own mask is put back.
+    assert {signal.SIGTERM, signal.SIGUSR1} <= set(result["mask"])
