@@ -716,3 +716,111 @@ def test_file_wrapper_sendfile_to_a_real_file_honours_content_length(tmp_path):
     result = CGIOutput(out_path.read_bytes())
     assert result.body == data[1000:151000]
     assert wrappers[0].filelike.closed
+
+
+# --- the client or the streams failing under the gateway ---------------------------
+
+
+class closed_pipe_writer:
+    """A binary stdout whose reader has gone: writes raise BrokenPipeError.
+    What run() left in its buffer is dropped when it is closed."""
+
+    def __enter__(self):
+        read_fd, write_fd = os.pipe()
+        os.close(read_fd)
+        self.out = open(write_fd, "wb")
+        return self.out
+
+    def __exit__(self, *exc):
+        try:
+            self.out.close()
+        except BrokenPipeError:
+            pass
+
+
+def test_client_gone_before_an_empty_response_is_one_log_line():
+    # Nothing but the head: it stays buffered until the final flush breaks.
+    def app(environ, start_response):
+        start_response("204 No Content", [])
+        return []
+
+    log = io.StringIO()
+    with closed_pipe_writer() as out:
+        run(app, environ=BASE_ENV, stdin=io.BytesIO(), stdout=out, stderr=log)
+    assert log.getvalue().startswith("wsgicgi: client went away after 0 body bytes")
+    assert "Traceback" not in log.getvalue()
+
+
+def test_client_gone_while_the_500_is_written_is_one_log_line_after_the_traceback():
+    def app(environ, start_response):
+        raise RuntimeError("marker-gone-500")
+
+    log = io.StringIO()
+    with closed_pipe_writer() as out:
+        run(app, environ=BASE_ENV, stdin=io.BytesIO(), stdout=out, stderr=log)
+    text = log.getvalue()
+    assert "RuntimeError: marker-gone-500" in text
+    assert text.rstrip().splitlines()[-1].startswith("wsgicgi: client went away")
+
+
+def test_client_gone_before_a_400_is_one_log_line():
+    log = io.StringIO()
+    with closed_pipe_writer() as out:
+        run(
+            lambda e, s: [],
+            environ=dict(BASE_ENV, CONTENT_LENGTH="-1"),
+            stdin=io.BytesIO(),
+            stdout=out,
+            stderr=log,
+        )
+    lines = log.getvalue().splitlines()
+    assert lines[0].startswith("wsgicgi: 400 Bad Request: invalid CONTENT_LENGTH")
+    assert lines[1].startswith("wsgicgi: client went away")
+
+
+def test_an_error_log_that_cannot_be_written_does_not_stop_the_500():
+    def app(environ, start_response):
+        raise RuntimeError("nobody reads this")
+
+    log = io.StringIO()
+    log.close()
+    out = io.BytesIO()
+    run(app, environ=BASE_ENV, stdin=io.BytesIO(), stdout=out, stderr=log)
+    assert CGIOutput(out.getvalue()).code == 500
+
+
+def test_a_body_that_fails_while_drained_is_ignored():
+    class Broken(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            raise OSError(5, "Input/output error")
+
+    def app(environ, start_response):  # does not read the body
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"answered"]
+
+    out = io.BytesIO()
+    run(
+        app,
+        environ=dict(BASE_ENV, CONTENT_LENGTH="10", REQUEST_METHOD="POST"),
+        stdin=Broken(),
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert CGIOutput(out.getvalue()).body == b"answered"
+
+
+def test_readlines_with_a_hint_stops_once_it_is_reached():
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ["wsgi.input"].readlines(5))
+        seen.append(environ["wsgi.input"].readlines())
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b""]
+
+    body = b"abc\ndef\nghi\n"
+    serve(app, env={"CONTENT_LENGTH": str(len(body)), "REQUEST_METHOD": "POST"}, body=body)
+    assert seen == [[b"abc\n", b"def\n"], [b"ghi\n"]]

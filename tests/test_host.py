@@ -1159,3 +1159,91 @@ def test_signals_blocked_in_the_server_thread_are_not_blocked_in_the_script(tmp_
     assert int(body.split()[1], 16) == 0, body
     # The thread's own mask is put back.
     assert {signal.SIGTERM, signal.SIGUSR1} <= set(result["mask"])
+
+
+def test_cgidirectory_hands_a_redirect_outside_its_folder_to_the_given_app(tmp_path):
+    (tmp_path / "out.sh").write_text("#!/bin/sh\nprintf 'Location: /elsewhere?x=1\\n\\n'\n")
+    os.chmod(tmp_path / "out.sh", 0o755)
+    seen = {}
+
+    def site(environ, start_response):
+        # A local redirect is a GET without a body.
+        stream = environ["wsgi.input"]
+        seen.update(path=environ["PATH_INFO"], body=stream.read(), line=stream.readline())
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"elsewhere"]
+
+    app = CGIDirectory(str(tmp_path), local_redirect=site)
+    status, _, body, _ = call(
+        app, "/out.sh", method="POST", body=b"data", environ={"SCRIPT_NAME": "/cgi-bin"}
+    )
+    assert (status, body) == ("200 OK", b"elsewhere")
+    assert seen == {"path": "/elsewhere", "body": b"", "line": b""}
+
+
+def test_cgidirectory_refuses_what_is_not_a_file(tmp_path):
+    os.mkfifo(str(tmp_path / "pipe.cgi"))
+    status, _, _, log = call(CGIDirectory(str(tmp_path)), "/pipe.cgi")
+    assert status.startswith("403"), log
+
+
+def test_env_values_as_bytes_and_as_non_latin1_text(tmp_path):
+    path = sh_script(
+        tmp_path,
+        "env.sh",
+        'printf \'Content-Type: text/plain\\n\\n%s|%s\' "$RAW" "$TEXT"\n',
+    )
+    app = CGIScript(path, env={"RAW": b"caf\xc3\xa9", "TEXT": "\u20ac"})
+    status, _, body, _ = call(app)
+    assert (status, body) == ("200 OK", b"caf\xc3\xa9|\xe2\x82\xac")
+
+
+def test_a_header_value_with_nul_never_reaches_the_script(tmp_path):
+    path = sh_script(
+        tmp_path,
+        "env.sh",
+        'printf \'Content-Type: text/plain\\n\\n[%s][%s][%s]\' "${HTTP_X_BAD-unset}" "$HTTP_X_GOOD"'
+        ' "$HTTP_X_TEXT"\n',
+    )
+    # A server that broke PEP 3333's latin-1 rule: its text goes on as UTF-8.
+    environ = {"HTTP_X_BAD": "a\0b", "HTTP_X_GOOD": "fine", "HTTP_X_TEXT": "\u20ac"}
+    status, _, body, _ = call(CGIScript(path), environ=environ)
+    assert (status, body) == ("200 OK", b"[unset][fine][\xe2\x82\xac]")
+
+
+def test_a_script_that_cannot_be_executed_is_500_with_the_reason(tmp_path):
+    path = tmp_path / "garbage.cgi"
+    path.write_bytes(b"\x00\x01\x02 not a program")
+    path.chmod(0o755)
+    status, _, _, log = call(CGIScript(str(path)))
+    assert status.startswith("500")
+    assert "cannot run" in log and "Exec format error" in log
+
+
+def test_a_chunked_body_is_spooled_and_the_spool_freed(tmp_path):
+    status, _, body, _ = call(
+        CGIScript(script("cat.sh"), timeout=20),
+        method="POST",
+        environ={
+            "wsgi.input": io.BytesIO(b"chunked body"),
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input_terminated": True,
+        },
+    )
+    assert (status, body) == ("200 OK", b"chunked body")
+
+
+def test_a_chunked_body_is_closed_when_the_script_cannot_start(tmp_path):
+    path = tmp_path / "garbage.cgi"
+    path.write_bytes(b"\x00\x01\x02 not a program")
+    path.chmod(0o755)
+    status, _, _, log = call(
+        CGIScript(str(path)),
+        method="POST",
+        environ={
+            "wsgi.input": io.BytesIO(b"chunked body"),
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input_terminated": True,
+        },
+    )
+    assert status.startswith("500") and "cannot run" in log
