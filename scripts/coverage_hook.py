@@ -26,6 +26,9 @@ def _start():
     rc = os.path.join(DATA, "coveragerc")
     if not os.path.exists(rc):
         return
+    import sys
+
+    before = set(sys.modules)
     try:
         import coverage
     except ImportError:
@@ -43,6 +46,10 @@ def _start():
             os.environ["COVERAGE_PROCESS_START"] = saved
     if cov is not None:
         import atexit
+
+        # The modules coverage.py brought in (socket, threading, select...):
+        # tests that check what a process imports ignore these under coverage.
+        coverage.wsgicgi_preloaded = frozenset(set(sys.modules) - before)
 
         # With the tracer on, a module's globals can outlive the point where
         # Python would have flushed a stream they hold: a program that writes

@@ -10,6 +10,8 @@ import time
 import pytest
 from cgi_output import CGIOutput
 
+import wsgicgi
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 APP_SOURCE = """
@@ -351,7 +353,8 @@ def test_gateway_imports_nothing_heavy(tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-S", "-c", code],
-        env={"PYTHONPATH": ROOT},
+        # -S: no site-packages, so the folder of the package under test.
+        env={"PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(wsgicgi.__file__)))},
         capture_output=True,
         timeout=30,
     )

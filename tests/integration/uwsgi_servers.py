@@ -17,10 +17,14 @@ session) when the block ends, whatever happened.
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
+import tempfile
 
 from wsgi_servers import free_port, launched
+
+import wsgicgi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -46,8 +50,9 @@ KINDS = {
 }
 
 
-def command(kind, port, app_spec):
-    """The uWSGI command line for ``kind`` serving ``module:callable``."""
+def command(kind, port, app_spec, lib=REPO):
+    """The uWSGI command line for ``kind`` serving ``module:callable``; ``lib``
+    holds the wsgicgi package for Debian's Python."""
     program, python = KINDS[kind]
     module, _, name = app_spec.partition(":")
     return [
@@ -59,7 +64,7 @@ def command(kind, port, app_spec):
         "--pythonpath",
         HERE,
         "--pythonpath",
-        REPO,  # wsgicgi itself, for Debian's Python
+        lib,  # wsgicgi itself, for Debian's Python
         # sys.executable would be the uwsgi binary: host_app maps .py to it.
         "--py-sys-executable",
         python,
@@ -77,12 +82,31 @@ def serving_uwsgi(kind, app_spec, env=None, log_dir="/tmp"):
     def ready(log):
         return "WSGI app 0" in log and "spawned uWSGI worker 2" in log
 
-    # SIGINT stops uWSGI with or without a master (SIGTERM would make a
-    # master without --die-on-term reload).
-    with launched(
-        kind, command(kind, port, app_spec), port, environ, HERE, log_dir, ready, signal.SIGINT
-    ) as server:
-        yield server
+    # Debian's Python gets a copy of the package the suite imports (this
+    # checkout's, or the built wheel's when scripts/test runs the suite from
+    # it), not a whole site-packages of another Python version.
+    lib = tempfile.mkdtemp(prefix="wsgicgi-uwsgi-lib-")
+    try:
+        shutil.copytree(
+            os.path.dirname(os.path.abspath(wsgicgi.__file__)),
+            os.path.join(lib, "wsgicgi"),
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        # SIGINT stops uWSGI with or without a master (SIGTERM would make a
+        # master without --die-on-term reload).
+        with launched(
+            kind,
+            command(kind, port, app_spec, lib),
+            port,
+            environ,
+            HERE,
+            log_dir,
+            ready,
+            signal.SIGINT,
+        ) as server:
+            yield server
+    finally:
+        shutil.rmtree(lib, ignore_errors=True)
 
 
 def descendants(pid):
