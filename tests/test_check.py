@@ -703,3 +703,17 @@ def test_cli_path_info_gets_its_slash(site):
     done = cli("--no-suexec", "--path-info", "x/y", good)
     assert done.returncode == 0, done.stdout.decode()
     assert "b'/x/y'" in done.stdout.decode()
+
+
+def test_under_suexec_an_interpreter_without_wsgicgi_names_the_htaccess_setenv(site):
+    # SetEnv PYTHONPATH in .htaccess never reaches a script under suEXEC.
+    with open(os.path.join(site, ".htaccess"), "w") as f:
+        f.write("Options +ExecCGI\nSetEnv PYTHONPATH /srv/lib\n")
+    bare = script(site, "python3-bare", '#!/bin/sh\nexec %s -I -S "$@"\n' % PY)
+    path = script(site, "app.cgi", "#!/usr/bin/env -S %s -m wsgicgi myapp:app\n" % bare)
+    _problems, report = run_check(path, suexec=True, config=suexec_config(uid_min=0, gid_min=0))
+    (line,) = [line for line in fails(report) if "cannot import wsgicgi" in line]
+    assert "suEXEC passes no PYTHONPATH" in line
+    assert "SetEnv PYTHONPATH in %s never reaches the script" % os.path.join(site, ".htaccess") in (
+        line
+    )

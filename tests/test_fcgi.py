@@ -1302,3 +1302,32 @@ def test_a_listed_web_server_address_is_served(tmp_path):
         served_after(server)
     finally:
         server.stop()
+
+
+def test_a_management_record_while_the_response_streams_is_answered(unix_server):
+    with fc.connect(unix_server.address) as sock:
+        reader = fc.Reader(sock)
+        sock.sendall(
+            fc.request_bytes({"PATH_INFO": "/stream", "QUERY_STRING": "n=40&every=0.01"}, keep=True)
+        )
+        first = reader.record()
+        assert first[0] == fc.STDOUT  # the response is under way
+        sock.sendall(rec(fc.GET_VALUES, 0, fc.nv([(b"FCGI_MPXS_CONNS", b"")])))
+        r = fc.read_response(reader, 1)
+        assert r.protocol_status == 0
+        assert (fc.GET_VALUES_RESULT, 0, fc.nv([(b"FCGI_MPXS_CONNS", b"0")])) in r.records
+        assert len(first[2] + r.stdout) > 40 * 4096  # head and every block arrived
+
+
+def test_other_records_of_the_request_before_its_stdin_are_skipped(unix_server):
+    # An FCGI_DATA stream (filter role only) sent to a responder: ignored,
+    # the body still read from STDIN.
+    with fc.connect(unix_server.address) as sock:
+        sock.sendall(
+            fc.begin(1)
+            + fc.params(1, dict(fc.BASE, PATH_INFO="/echo", CONTENT_LENGTH="4"))
+            + rec(8, 1, b"data stream")  # FCGI_DATA
+            + fc.stdin(1, b"body")
+        )
+        r = fc.read_response(fc.Reader(sock), 1)
+    assert (r.status, r.body) == (200, b"body")
