@@ -717,3 +717,64 @@ def test_under_suexec_an_interpreter_without_wsgicgi_names_the_htaccess_setenv(s
     assert "SetEnv PYTHONPATH in %s never reaches the script" % os.path.join(site, ".htaccess") in (
         line
     )
+
+
+@pytest.mark.parametrize(
+    "body, needles",
+    [
+        # A good answer that also logged: shown as information.
+        (
+            "echo 'a warning on stderr' >&2\nprintf 'Content-Type: text/plain\\n\\nok'\n",
+            ["answers 200 OK", "it also wrote to the error log:", "| a warning on stderr"],
+        ),
+        # No header block, and the reason on stderr.
+        (
+            "echo 'the real reason' >&2\necho no headers\n",
+            ["no complete CGI header", "the real reason"],
+        ),
+        # A header block the adapter's own parser refuses.
+        ("printf 'Not a header line\\n\\nbody'\n", ["no complete CGI header"]),
+        # Dies before any output, saying why: a bare 500 from Apache.
+        ("echo 'died here' >&2\nkill -9 $$\n", ["a bare 500", "died here"]),
+    ],
+    ids=["stderr-with-200", "no-header-stderr", "bad-header", "killed-with-stderr"],
+)
+def test_what_the_test_get_shows(site, body, needles):
+    path = script(site, "raw.cgi", "#!/bin/sh\n" + body)
+    _problems, report = run_check(path)
+    for needle in needles:
+        assert needle in report, report
+
+
+def test_an_interpreter_that_loads_nothing_shows_its_stderr(site):
+    # Answers the probe as the real Python does, then fails on the APP.
+    python = script(
+        site,
+        "python3-loadfail",
+        '#!/bin/sh\nif [ $# -gt 2 ]; then echo "marker-load-7 failed" >&2; exit 1; fi\n'
+        'exec %s "$@"\n' % PY,
+    )
+    path = script(site, "app.cgi", "#!/usr/bin/env -S %s -m wsgicgi myapp:app\n" % python)
+    problems, report = run_check(path)
+    assert problems == 1, report
+    assert "loading 'myapp:app' through %s: exit status 1" % python in fails(report)[0]
+    assert "marker-load-7 failed" in report
+
+
+def test_an_app_from_an_installed_module_needs_no_bytecode_advice(site):
+    # No .py beside the script: nothing of the folder to compile.
+    os.unlink(os.path.join(site, "myapp.py"))
+    path = script(site, "app.cgi", ONE_LINE % "wsgiref.simple_server:demo_app")
+    problems, report = run_check(path)
+    assert problems == 0, report
+    assert "compileall" not in report and "__pycache__" not in report
+
+
+def test_stale_bytecode_is_named(site):
+    path = script(site, "app.cgi", ONE_LINE % "myapp:app")
+    subprocess.run([PY, "-m", "compileall", "-q", site], check=True)
+    source = os.path.join(site, "myapp.py")
+    later = os.stat(source).st_mtime + 60
+    os.utime(source, (later, later))
+    _problems, report = run_check(path)
+    assert "myapp.py" in report and "compileall" in report, report
