@@ -1468,3 +1468,66 @@ def test_stop_signal_while_the_app_imports_exits_0(signum, form, appdir, sockdir
     if form == "fcgi":
         assert not os.path.exists(path)
     assert "Traceback" not in proc.log()
+
+
+# -- the main loop under pressure ------------------------------------------------------
+
+
+def test_a_connection_waiting_for_a_thread_is_closed_on_the_stop_signal(appdir, sockdir, procs):
+    """Every thread busy: a connection that is ready but waits for a thread
+    gets no answer once the stop signal comes; the request in flight
+    finishes and the process exits 0."""
+    proc = start_fcgi(procs, appdir, sockdir, "--threads", "2")
+    slow = [Background(proc, "/slow", "t=1.5&mark=busy%d" % i) for i in range(2)]
+    for i in range(2):
+        wait_started(appdir, "busy%d" % i, proc)
+    with fc.connect(proc.address, WAIT) as waiting:
+        waiting.sendall(fc.request_bytes({"PATH_INFO": "/env"}))
+        time.sleep(0.4)  # accepted and ready: the main loop waits for a thread
+        proc.signal(signal.SIGTERM)
+        assert [request.get().status for request in slow] == [200, 200]
+        assert proc.wait() == 0
+        try:
+            assert fc.Reader(waiting).record() is None  # closed, never answered
+        except ConnectionResetError:
+            pass
+
+
+def test_out_of_file_descriptors_the_server_waits_and_logs_then_serves(appdir, sockdir, procs):
+    """EMFILE on accept: one log line per try, no crash; once kept
+    connections close, the waiting one is served."""
+    path = os.path.join(sockdir, "fcgi.sock")
+    proc = Proc(
+        ["prlimit", "--nofile=40:40", *fcgi_cmd("fcgiapp:app", "--bind", "unix:" + path)],
+        appdir,
+        address=path,
+    )
+    procs.append(proc)
+    proc.wait_ready()
+    kept = []
+    waiting = None
+    try:
+        for _ in range(60):
+            sock = fc.connect(path, WAIT)
+            sock.sendall(fc.request_bytes({"PATH_INFO": "/env"}, keep=True))
+            sock.settimeout(2)
+            try:
+                r = fc.read_response(fc.Reader(sock))
+            except socket.timeout:
+                waiting = sock  # in the backlog: the server cannot accept it
+                break
+            assert r.status == 200
+            sock.settimeout(WAIT)
+            kept.append(sock)
+        assert waiting is not None, "the server accepted %d connections" % len(kept)
+        wait_for(lambda: "cannot accept a FastCGI connection" in proc.log(), what="the log line")
+        assert "Too many open files" in proc.log()
+        for sock in kept[:5]:
+            sock.close()
+        waiting.settimeout(WAIT)
+        assert fc.read_response(fc.Reader(waiting)).status == 200
+        assert proc.alive()
+    finally:
+        for sock in [*kept, waiting]:
+            if sock is not None:
+                sock.close()
