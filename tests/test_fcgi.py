@@ -1237,12 +1237,12 @@ def test_readline_joins_lines_across_stdin_records(unix_server, length):
 
 
 def test_readline_with_a_limit_cuts_long_lines(unix_server):
-    chunks = [b"abcdefgh", b"ij\nk", b"l\n"]
+    chunks = [b"abcdefgh", b"ij\nk", b"l\n", b"mnopqr\n"]
     env = dict(fc.BASE, PATH_INFO="/lines", REQUEST_METHOD="POST", QUERY_STRING="max=4")
     with fc.connect(unix_server.address) as sock:
         sock.sendall(fc.begin(1) + fc.params(1, env) + stdin_records(1, *chunks))
         r = fc.read_response(fc.Reader(sock), 1)
-    assert json.loads(r.body) == ["abcd", "efgh", "ij\n", "kl\n"]
+    assert json.loads(r.body) == ["abcd", "efgh", "ij\n", "kl\n", "mnop", "qr\n"]
 
 
 def test_a_web_server_address_not_listed_is_refused_with_one_log_line(tmp_path):
@@ -1331,3 +1331,23 @@ def test_other_records_of_the_request_before_its_stdin_are_skipped(unix_server):
         )
         r = fc.read_response(fc.Reader(sock), 1)
     assert (r.status, r.body) == (200, b"body")
+
+
+def test_past_256_idle_kept_connections_the_oldest_is_closed(tmp_path):
+    server = FcgiServer(tmp_path).start()
+    kept = []
+    try:
+        for i in range(257):
+            sock = fc.connect(server.address)
+            sock.sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"%d" % i, keep=True))
+            assert fc.read_response(fc.Reader(sock), 1).body == b"%d" % i
+            kept.append(sock)
+        # The first one is closed by the server; the newest still serves.
+        assert fc.Reader(kept[0]).record() is None
+        kept[-1].sendall(fc.request_bytes({"PATH_INFO": "/echo"}, b"last", rid=2, keep=True))
+        assert fc.read_response(fc.Reader(kept[-1]), 2).body == b"last"
+        assert server.alive()
+    finally:
+        for sock in kept:
+            sock.close()
+        server.stop()
