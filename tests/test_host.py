@@ -1247,3 +1247,13 @@ def test_a_chunked_body_is_closed_when_the_script_cannot_start(tmp_path):
         },
     )
     assert status.startswith("500") and "cannot run" in log
+
+
+def test_a_script_killed_by_a_signal_without_a_name_is_logged_by_number(tmp_path):
+    # A real-time signal (40) has no name in Python's signal.Signals.
+    path = sh_script(
+        tmp_path, "rt.sh", "printf 'Content-Type: text/plain\\n\\npartial'\nkill -40 $$\n"
+    )
+    status, _, body, log = call(CGIScript(path, timeout=20))
+    assert (status, body) == ("200 OK", b"partial")
+    assert "killed by signal 40" in log
