@@ -369,12 +369,6 @@ def test_ctrl_c_while_the_app_loads_is_not_turned_into_a_500(tmp_path):
     assert b"KeyboardInterrupt" in proc.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli._answer_load_failure catches the BrokenPipeError of its flush but leaves the "
-    "500 in sys.stdout's buffer; the interpreter's flush at exit fails again ('Exception ignored "
-    "on flushing sys.stdout: BrokenPipeError') and the process exits 120 instead of 1",
-)
 def test_load_failure_with_the_client_gone_still_logs_the_reason(tmp_path):
     read_fd, write_fd = os.pipe()
     os.close(read_fd)

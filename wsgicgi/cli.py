@@ -109,4 +109,12 @@ def _answer_load_failure(app_spec, exc_info):
         sys.stdout.buffer.write(error_response(500, head=head))
         sys.stdout.buffer.flush()
     except (BrokenPipeError, ValueError):
-        pass
+        # The client is gone: the 500 stays in stdout's buffer, and the
+        # interpreter's flush at exit would fail again (exit 120).  Point
+        # fd 1 at /dev/null so that the exit is quiet and the status ours.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
