@@ -121,3 +121,19 @@ def test_a_fork_while_another_thread_holds_the_lock_does_not_hang_the_child():
         print(json.dumps({"child": status}))
     """)
     assert result["child"] == 0
+
+
+def test_memfd_refused_the_watchdog_lists_groups_in_a_temp_file():
+    result = run_case("""
+        import errno
+        def refused(name, flags=0):
+            raise OSError(errno.ENOSYS, "memfd_create refused")
+        os.memfd_create = refused
+        answers = [call(app) for _ in range(2)]
+        watchdog, _ = orphans._keep
+        target = os.readlink("/proc/self/fd/%d" % orphans._groups)
+        print(json.dumps({"answers": answers, "alive": watchdog.poll() is None, "file": target}))
+    """)
+    assert result["answers"] == [["200 OK", "hello from sh\n"]] * 2
+    assert result["alive"] is True
+    assert not result["file"].startswith("/memfd:") and result["file"].endswith("(deleted)")
