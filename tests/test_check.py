@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -778,3 +779,95 @@ def test_stale_bytecode_is_named(site):
     os.utime(source, (later, later))
     _problems, report = run_check(path)
     assert "myapp.py" in report and "compileall" in report, report
+
+
+# -- FastCGI scripts that misbehave, and ownership under suEXEC --------------------
+
+ACCEPT = (
+    "#!%s\nimport socket, time\nlistener = socket.socket(fileno=0)\nconn, _ = listener.accept()\n"
+    % PY
+)
+
+
+@pytest.mark.parametrize(
+    "tail, needle",
+    [
+        (
+            # Reads the whole request (nothing unread: a clean close), answers nothing.
+            "conn.settimeout(0.5)\ntry:\n    while conn.recv(65536):\n        pass\n"
+            "except OSError:\n    pass\nconn.close()\n",
+            "the script closed the connection before it answered",
+        ),
+        ("time.sleep(30)\n", "no answer within 3s"),
+    ],
+    ids=["closes", "silent"],
+)
+def test_fcgi_script_that_accepts_but_does_not_answer(site, tail, needle):
+    path = script(site, "bad.fcgi", ACCEPT + tail)
+    started = time.monotonic()
+    problems, report = run_check(path, timeout=3)
+    assert problems >= 1, report
+    assert any("over FastCGI" in line and needle in line for line in fails(report)), report
+    assert time.monotonic() - started < 30
+
+
+def test_fcgi_script_whose_app_logs_shows_the_log(site):
+    with open(os.path.join(site, "logs.py"), "w") as f:
+        f.write(
+            "def app(environ, start_response):\n"
+            "    environ['wsgi.errors'].write('marker-fcgi-log-3\\n')\n"
+            "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+            "    return [b'ok']\n"
+        )
+    path = script(site, "app.fcgi", ONE_LINE % "logs:app")
+    problems, report = run_check(path)
+    assert problems == 0, report
+    assert "it also wrote to the error log:" in report and "marker-fcgi-log-3" in report
+
+
+def test_two_argument_shebang_stops_before_running_anything(site):
+    path = script(site, "app.cgi", "#!%s -m wsgicgi myapp:app\n" % PY)
+    problems, report = run_check(path)
+    assert problems == 1, report
+    assert "two-argument shebang" in fails(report)[0]
+    assert "imports wsgicgi" not in report  # the interpreter was not run
+
+
+def test_cr_after_a_one_word_argument():
+    sb = parse_shebang(b"#!/usr/bin/python3 -u\r\nimport x\r\n")
+    assert any("ends in CR" in what for what, _ in sb.errors)
+
+
+def test_a_folder_writable_by_its_group_is_a_warning_without_suexec(site):
+    path = script(site, "app.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n")
+    os.chmod(site, 0o775)
+    problems, report = run_check(path)
+    assert problems == 0, report
+    assert "under suEXEC (not used here)" in report and "the folder %s" % site in report
+
+
+def test_a_server_user_missing_from_passwd_runs_the_script_as_nobody(site):
+    path = script(
+        site, "app.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n%s' $(id -u)\n"
+    )
+    config = SuexecConfig(httpd_user="nosuchuser-x9")
+    problems, report = run_check(path, config=config, drop_privileges=True)
+    assert problems == 0, report
+    expected = "65534" if os.geteuid() == 0 else str(os.geteuid())
+    assert "body b'%s'" % expected in report, report
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_suexec_owner_rules_for_a_normal_account(site):
+    # A normal uid with a system group (0): suEXEC refuses the gid; a
+    # script owned by someone else than its folder: refused too.
+    path = script(site, "app.cgi", ONE_LINE % "myapp:app")
+    os.chown(site, 12345, 0)
+    os.chown(path, 12345, 0)
+    config = suexec_config(uid_min=100, gid_min=100)
+    _problems, report = run_check(path, suexec=True, config=config, drop_privileges=False)
+    assert any("cannot run as forbidden gid" in line for line in fails(report)), report
+    os.chown(site, 12345, 12345)
+    os.chown(path, 23456, 12345)
+    _problems, report = run_check(path, suexec=True, config=config, drop_privileges=False)
+    assert any("owned by" in line or "owner" in line for line in fails(report)), report
