@@ -300,9 +300,10 @@ def _feed(fd, count, chunk):
         os.close(fd)
 
 
-def callgrind(argv, env, workdir):
-    """Instructions executed by ``argv`` (children and exec'd programs
-    included), counted by valgrind's callgrind; None if valgrind is missing."""
+def callgrind(argv, env, workdir, children=True):
+    """Instructions executed by ``argv`` (with ``children``, its children and
+    exec'd programs too), counted by valgrind's callgrind; None if valgrind
+    is missing."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
@@ -311,7 +312,7 @@ def callgrind(argv, env, workdir):
         cmd = [
             valgrind,
             "--tool=callgrind",
-            "--trace-children=yes",
+            "--trace-children=%s" % ("yes" if children else "no"),
             "--callgrind-out-file=%s/cg.%%p" % outdir,
             "--log-file=%s/log.%%p" % outdir,
             *list(argv),

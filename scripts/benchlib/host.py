@@ -130,6 +130,45 @@ paste_app = _paste()
 bare_app = _bare()
 '''
 
+# Each app of hostapps.py called in process, as a WSGI server calls it, with
+# the environ gunicorn builds for wrk's GET: the adapter's own cost, with no
+# server, no client and no scheduling in the count.
+IN_PROCESS = """\
+import io, sys
+import hostapps
+
+app = getattr(hostapps, sys.argv[1] + "_app")
+
+
+written = []
+
+
+def start_response(status, headers, exc_info=None):
+    return written.append  # PEP 3333's write(): Paste sends the body through it
+
+
+def environ():
+    return {
+        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/cgi-bin/hello",
+        "QUERY_STRING": "", "RAW_URI": "/cgi-bin/hello", "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:8000", "HTTP_USER_AGENT": "wrk", "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000",
+        "SERVER_SOFTWARE": "gunicorn/23.0.0", "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+        "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+    }
+
+
+for _ in range(int(sys.argv[2])):
+    del written[:]
+    result = app(environ(), start_response)
+    body = b"".join(written) + b"".join(result)
+    getattr(result, "close", lambda: None)()
+    assert body == b"Hello, world!\\n", body
+"""
+IN_PROCESS_KINDS = ("wsgicgi", "paste", "bare")
+IN_PROCESS_CALLS = (20, 120)
+
 # The competitors live in their own venv: Paste and setuptools bring .pth
 # files that would slow every Python start in the gateway's venv.
 SERVER_PACKAGES = ["gunicorn", "waitress", "paste", *common.extra_requirements("serve")]
@@ -291,6 +330,27 @@ def _what(kind):
     return _WHAT[kind]
 
 
+def in_process(venv, work):
+    """Instructions per request of each app called in process (callgrind,
+    the calling process only: the script's own are the same for every app),
+    from the difference between two numbers of calls."""
+    driver = work / "inprocess.py"
+    driver.write_text(IN_PROCESS)
+    env = common.clean_env(PYTHONPATH=str(work))
+    out = {}
+    for kind in IN_PROCESS_KINDS:
+        log("bench: callgrind, %s in process" % kind)
+        counts = [
+            common.callgrind([venv.python, str(driver), kind, str(n)], env, work, children=False)
+            for n in IN_PROCESS_CALLS
+        ]
+        if None in counts:
+            log("bench: callgrind unavailable or failed for %s; skipped" % kind)
+            continue
+        out[kind] = (counts[1] - counts[0]) / (IN_PROCESS_CALLS[1] - IN_PROCESS_CALLS[0])
+    return out
+
+
 def floor(spawnloop, cgi, script, seconds, jobs):
     proc = subprocess.run(
         [spawnloop, "%g" % seconds, str(jobs), str(cgi / script)],
@@ -397,6 +457,8 @@ def run(args):
                     "rounds": [x["rps"] for x in runs],
                     "cpu_rounds": [x.get("cpu_us") for x in runs],
                 }
+        if args.callgrind_runs > 0:
+            data["in_process"] = in_process(venv, work)
         if args.throughput_runs > 0:
             data["stream"] = {}
             for name, server in started.items():
@@ -502,6 +564,25 @@ def report(data):
                 rows,
             )
         )
+    cg = data.get("in_process") or {}
+    if cg:
+        lines += [
+            "",
+            "In process, without a server: each app called %d and %d times as gunicorn calls it "
+            "(the C script), instructions of the calling process per request (callgrind; the "
+            "script's own are the same for every app):" % IN_PROCESS_CALLS,
+            "",
+        ]
+        rows = [
+            [
+                data["labels"].get(kind + "-sync", kind).split(" under ")[0],
+                "%.0f k" % (n / 1000),
+                "%.2f×" % (n / cg["paste"]) if cg.get("paste") else "–",
+                "%.2f×" % (n / cg["bare"]) if cg.get("bare") else "–",
+            ]
+            for kind, n in cg.items()
+        ]
+        lines.append(table(["app", "instructions/request", "÷ Paste's", "÷ bare app's"], rows))
     stream = data.get("stream")
     if stream:
         size = next((s["bytes"] for s in stream.values() if "bytes" in s), 1 << 30)
