@@ -76,3 +76,29 @@ def test_bad_attribute_specs(modules, spec):
     (modules / "ldr_d.py").write_text("def f(*a, **k): return f\n")
     with pytest.raises(AppLoadError):
         load_app(spec)
+
+
+def test_an_app_spec_without_a_module_is_refused():
+    with pytest.raises(AppLoadError, match="no module named in ':app'"):
+        load_app(":app")
+
+
+def test_a_file_path_loads_that_file_even_when_a_module_of_its_name_comes_first(
+    tmp_path, monkeypatch
+):
+    # sys.path already holds both folders, the other one first: importing
+    # the stem would find the wrong file, so the file itself is loaded.
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, word in ((first, b"wrong"), (second, b"right")):
+        folder.mkdir()
+        (folder / "shadowed_app_q3.py").write_text(
+            "def app(environ, start_response):\n    return [%r]\n" % word
+        )
+    monkeypatch.setattr(sys, "path", [str(first), str(second), *sys.path])
+    monkeypatch.delitem(sys.modules, "shadowed_app_q3", raising=False)
+    try:
+        app = load_app(str(second / "shadowed_app_q3.py"))
+        assert app({}, None) == [b"right"]
+    finally:
+        sys.modules.pop("shadowed_app_q3", None)
+        sys.modules.pop("_wsgicgi_app_shadowed_app_q3", None)
