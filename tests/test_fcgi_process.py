@@ -1438,6 +1438,7 @@ def test_no_fd_or_thread_leak(threads, appdir, sockdir, procs):
 
 SLOW_IMPORT_APP = """\
 import time
+open("importing", "w").close()  # the test waits for this, not a fixed time
 time.sleep(30)
 
 def app(environ, start_response):
@@ -1461,7 +1462,9 @@ def test_stop_signal_while_the_app_imports_exits_0(signum, form, appdir, sockdir
         listener.close()
     procs.append(proc)
     wait_for(lambda: os.path.exists(path), what="the socket")
-    time.sleep(0.5)  # inside the import's sleep by now
+    # Inside the import's sleep (a fixed 0.5 s was not always enough on a
+    # loaded machine: the signal came before the handlers were set).
+    wait_for(lambda: (appdir / "importing").exists(), what="the app's import")
     code, elapsed = _timed_exit(proc, signum)
     assert code == 0, proc.log()
     assert elapsed < 5, elapsed
