@@ -1351,3 +1351,45 @@ def test_past_256_idle_kept_connections_the_oldest_is_closed(tmp_path):
         for sock in kept:
             sock.close()
         server.stop()
+
+
+def reset(sock):
+    """Close with a TCP RST (SO_LINGER 0), as a crashed web server does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_a_reset_while_the_params_arrive_is_one_log_line(tcp_server):
+    server = tcp_server
+    before = server.baseline
+    mark = server.mark()
+    sock = fc.connect(server.address)
+    sock.sendall(fc.begin(1) + PARAMS_RECORD)  # the PARAMS stream not ended
+    time.sleep(0.2)  # the server is reading the next record
+    reset(sock)
+    lines = server.wait_lines(mark)
+    assert len(lines) == 1, lines
+    assert "Connection reset by peer" in lines[0], lines
+    served_after(server)
+    assert server.settled_counts(before) == before
+
+
+def test_a_reset_while_the_response_streams_closes_the_iterable_with_one_log_line(tcp_server):
+    server = tcp_server
+    marker = os.path.join(server.tmp, "reset-stream")
+    before = server.baseline
+    mark = server.mark()
+    sock = fc.connect(server.address)
+    reader = fc.Reader(sock)
+    sock.sendall(
+        fc.request_bytes({"PATH_INFO": "/stream", "PROBE_MARKER": marker}, rid=1, keep=True)
+    )
+    for _ in range(3):
+        assert reader.record()[:2] == (fc.STDOUT, 1)
+    reset(sock)
+    assert wait_for(lambda: os.path.exists(marker)), "close() not called"
+    lines = server.wait_lines(mark)
+    assert len(lines) == 1, lines
+    assert "reset" in lines[0] or "went away" in lines[0] or "lost" in lines[0], lines
+    served_after(server)
+    assert server.settled_counts(before) == before
