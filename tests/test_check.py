@@ -5,6 +5,7 @@ the same mistakes under a real Apache with suEXEC."""
 
 import io
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -871,3 +872,15 @@ def test_suexec_owner_rules_for_a_normal_account(site):
     os.chown(path, 23456, 12345)
     _problems, report = run_check(path, suexec=True, config=config, drop_privileges=False)
     assert any("owned by" in line or "owner" in line for line in fails(report)), report
+
+
+def test_userdir_owner_from_passwd_and_when_there_is_none():
+    # The home named in passwd (www-data's /var/www), found by path alone.
+    entry = pwd.getpwnam("www-data") if "www-data" in {e.pw_name for e in pwd.getpwall()} else None
+    if entry is not None:
+        home = entry.pw_dir
+        owner, top = check.userdir_owner(home + "/public_html/app", "public_html")
+        assert (owner.pw_name, top) == ("www-data", home + "/public_html")
+    # No passwd entry and no such folder: nobody's.
+    assert check.userdir_owner("/nonexistent-home-q7/public_html/x", "public_html") == (None, None)
+    assert check.userdir_owner("/srv/www/app", "public_html") == (None, None)
