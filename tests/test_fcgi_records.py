@@ -8,6 +8,7 @@ import socket
 import struct
 
 import fcgi_client as fc
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -226,3 +227,22 @@ def test_a_partial_header_is_started_not_pending():
     assert reader.started() and not reader.pending()
     assert reader.read() == (fc.BEGIN, 1, b"\0\1\0\0\0\0\0\0")
     assert not reader.started()
+
+
+def test_lengths_past_2_gib_cannot_be_encoded():
+    assert fcgi._length(0x7FFFFFFF) == long_form(0x7FFFFFFF)
+    with pytest.raises(ValueError, match="too long for FastCGI: 2147483648 bytes"):
+        fcgi._length(0x80000000)
+
+
+def test_a_reader_needs_something_to_read_from():
+    with pytest.raises(TypeError, match="recv or recv_into"):
+        RecordReader()
+
+
+def test_eof_inside_a_record_is_a_protocol_error():
+    # A header announcing 16 bytes of content, then 3 bytes and EOF.
+    wire = struct.pack(">BBHHBx", 1, fcgi.STDIN, 1, 16, 0) + b"abc"
+    records, error = read_all(wire)
+    assert records == []
+    assert isinstance(error, ProtocolError) and "closed inside a record" in str(error)
