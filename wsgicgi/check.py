@@ -562,6 +562,7 @@ except BaseException as exc:
     result = {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc), "traceback": traceback.format_exc(),
               "missing": getattr(exc, "name", None) if isinstance(exc, ImportError) else None}
 out.write("\n@@wsgicgi-check@@" + json.dumps(result))
+out.flush()
 """
 
 

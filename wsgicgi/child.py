@@ -114,7 +114,7 @@ def spawn(
     try:
         watched = orphans.track(process.pid)  # its group: start_new_session makes it the leader
         child = ChildProcess(process, ours, body, length, errors, name, timeout)
-    except BaseException:
+    except BaseException:  # pragma: no cover (a KeyboardInterrupt between the two lines)
         _kill_and_reap(process)
         for fd in ours:  # None: closed by the ChildProcess already
             if fd is not None:
@@ -682,13 +682,11 @@ def _kill_and_reap(process: subprocess.Popen[bytes]) -> None:
 def _blocked_signals() -> set[int | signal.Signals] | tuple[()]:
     try:
         return signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    except (AttributeError, OSError, ValueError):
+    except (AttributeError, OSError, ValueError):  # pragma: no cover (no pthread_sigmask)
         return ()
 
 
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
+def _describe_exit(code: int) -> str:
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -709,7 +707,7 @@ def _wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
         return code
     try:
         fd = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):
+    except (AttributeError, OSError):  # pragma: no cover (no pidfd: Linux < 5.3, not Linux)
         try:
             return process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -729,5 +727,5 @@ def _widen_pipe(fd: int) -> None:
         import fcntl
 
         fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
-    except (ImportError, OSError):
+    except (ImportError, OSError):  # pragma: no cover (not Linux, or over the user's pipe budget)
         pass

@@ -245,11 +245,6 @@ class Connection:
                 return True
         except ProtocolError as exc:
             _log("FastCGI connection closed: %s" % exc)
-        except socket.timeout:
-            _log(
-                "FastCGI connection closed: nothing received for %g s inside a request"
-                % server.read_timeout
-            )
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                 _log(

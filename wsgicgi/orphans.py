@@ -185,5 +185,5 @@ def _after_fork() -> None:
 
 try:
     os.register_at_fork(after_in_child=_after_fork)
-except (AttributeError, RuntimeError):
+except (AttributeError, RuntimeError):  # pragma: no cover
     pass  # isolated subinterpreters refuse it; track() still sees a new pid
