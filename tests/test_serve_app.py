@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+from wsgi_call import call, environ_for
 
 from wsgicgi import serve
 from wsgicgi.serve import Front, Site, mount_point
@@ -23,43 +24,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELLO = (
     "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello %s\\n' \"$REMOTE_ADDR $HTTPS\"\n"
 )
-
-
-def environ_for(path, method="GET", **extra):
-    environ = {
-        "REQUEST_METHOD": method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http",
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
-    environ.update(extra)
-    return environ
-
-
-def call(app, environ):
-    got = {}
-
-    def start_response(status, headers, exc_info=None):
-        got["status"], got["headers"] = status, dict(headers)
-
-    result = app(environ, start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        if hasattr(result, "close"):
-            result.close()
-    return int(got["status"][:3]), got["headers"], body
 
 
 @pytest.fixture

@@ -2,10 +2,11 @@
 on real files in a temporary folder (the served process is tested over HTTP in
 tests/integration/test_serve.py)."""
 
-import io
 import os
 
 import pytest
+import wsgi_call
+from wsgi_call import environ_for
 
 from wsgicgi.static import StaticFiles, guess_type, resolve
 
@@ -14,36 +15,7 @@ SECRET = b"outside the root\n"
 
 def call(app, path, method="GET", query="", **headers):
     """One WSGI call: (status code, headers dict, body)."""
-    environ = {
-        "REQUEST_METHOD": method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.input": io.BytesIO(),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http",
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
-    for name, value in headers.items():
-        environ["HTTP_" + name.upper()] = value
-    got = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        got["status"], got["headers"] = status, dict(response_headers)
-
-    result = app(environ, start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        if hasattr(result, "close"):
-            result.close()
-    return int(got["status"][:3]), got["headers"], body
+    return wsgi_call.call(app, environ_for(path, method, query, headers))
 
 
 @pytest.fixture

@@ -12,8 +12,12 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+TESTS = os.path.join(ROOT, "tests")
+# The repository root (scripts.harness) and tests/ (its shared helpers:
+# fcgi_client, wsgi_call) for every integration test module.
+for folder in (ROOT, TESTS):
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 from docs_blocks import doc_block, one_line_script, two_line_script  # noqa: E402
 

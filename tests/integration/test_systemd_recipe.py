@@ -18,14 +18,10 @@ import subprocess
 import sys
 import time
 
+import fcgi_client
 import pytest
 from docs_blocks import argv, doc_block, substitute
 from fcgi_stack import public_tempdir, require
-
-TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
-import fcgi_client  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
